@@ -1,0 +1,353 @@
+"""The embedded data set: procedurally drawn shapes, no download needed.
+
+Each image shows one object on a textured background. The CLASS is the object's shape; every
+other property is a NUISANCE, drawn at random for each image independently of the class and
+returned as ground truth in `ImageData.factors`:
+
+    hue         foreground hue in [0, 1). Colour is made a strong, image-specific cue on
+                purpose: two crops of one image share it, two images rarely do, so a network
+                trained without colour augmentation can match views by colour alone (the
+                colour shortcut of chapter 1). `colour="fixed"` removes the cue.
+    x, y        object centre as a fraction of the width / height, from the top-left corner
+                (what random crops move around).
+    scale       radius of the object's bounding circle as a fraction of the image width
+                (0.22 to 0.36; what random-resized crops change).
+    rotation    counter-clockwise rotation in radians, [0, 2*pi). The AAE chapter (2) predicts
+                it from the code of a shape without rotational symmetry
+                (ROTATION_ASYMMETRIC_CLASSES); `rotation=False` keeps every object upright.
+    background  index into BACKGROUNDS (flat, gradient, stripes, checkerboard, noise): a
+                texture the representation should learn to ignore.
+    bg_hue      background hue in [0, 1), drawn independently of the foreground hue.
+
+Rendering is vectorised: the signed-distance function (SDF) of every object is evaluated on a
+batched pixel grid and turned into coverage with a one-pixel smooth step (anti-aliasing); the
+SDFs follow Inigo Quilez's 2D distance functions (iquilezles.org/articles/distfunctions2d).
+All randomness is drawn up front from one torch.Generator, in an order that does not depend on
+the options, so `make_shapes(seed=s, colour="fixed", rotation=False)` is the controlled twin
+of `make_shapes(seed=s)`: same labels, positions, scales and backgrounds.
+
+`make_volume_slices` adds a synthetic 3D scan whose neighbouring slices serve as two views
+(the task-specific augmentation of chapter 1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from sslkit.data.images import ImageData
+
+CLASSES = (
+    "circle", "square", "triangle", "star", "cross",
+    "ring", "crescent", "heart", "L-shape", "arrow",
+)
+# Order of rotational symmetry of each shape: the object looks the same after a turn of
+# 2*pi/order; 0 means every rotation (circle, ring), 1 means none.
+ROTATION_ORDER = {
+    "circle": 0, "square": 4, "triangle": 3, "star": 5, "cross": 4,
+    "ring": 0, "crescent": 1, "heart": 1, "L-shape": 1, "arrow": 1,
+}
+# Shapes whose rotation in [0, 2*pi) can be read off the image (the AAE chapter uses these).
+ROTATION_ASYMMETRIC_CLASSES = tuple(c for c in CLASSES if ROTATION_ORDER[c] == 1)
+BACKGROUNDS = ("flat", "gradient", "stripes", "checkerboard", "noise")
+SPLITS = {"train": {"n": 10_000, "seed": 0}, "test": {"n": 2_000, "seed": 1}}
+
+FIXED_COLOUR = (0.08, 0.9, 1.0)  # hue, saturation, value of colour="fixed" (orange)
+_TEXTURE_AMPLITUDE = 0.22  # peak-to-peak change of the background's HSV value
+_NOISE_GRID = 8  # the "noise" background is uniform noise on an 8x8 grid, upsampled
+
+
+# ---------------------------------------------------------------- signed distances ----
+# Every shape fits in the unit circle of its own frame, y pointing up; negative inside.
+
+def _regular_star(points: int, outer: float, inner: float) -> list[tuple[float, float]]:
+    radii = [outer, inner] * points
+    return [
+        (r * math.cos(math.pi / 2 + math.pi * i / points), r * math.sin(math.pi / 2 + math.pi * i / points))
+        for i, r in enumerate(radii)
+    ]
+
+
+def _shifted(vertices: list[tuple[float, float]], dx: float, dy: float) -> list[tuple[float, float]]:
+    return [(x + dx, y + dy) for x, y in vertices]
+
+
+_POLYGONS = {
+    "square": [(-0.7, -0.7), (0.7, -0.7), (0.7, 0.7), (-0.7, 0.7)],
+    "triangle": [(0.0, 1.0), (-0.866, -0.5), (0.866, -0.5)],
+    "star": _regular_star(5, 1.0, 0.45),
+    "cross": [
+        (-0.3, 0.95), (0.3, 0.95), (0.3, 0.3), (0.95, 0.3), (0.95, -0.3), (0.3, -0.3),
+        (0.3, -0.95), (-0.3, -0.95), (-0.3, -0.3), (-0.95, -0.3), (-0.95, 0.3), (-0.3, 0.3),
+    ],
+    # centred on its centroid, so that rotation turns it about its middle
+    "L-shape": _shifted([(-0.6, 0.85), (-0.6, -0.85), (0.7, -0.85), (0.7, -0.33), (-0.08, -0.33),
+                         (-0.08, 0.85)], 0.14, 0.19),
+    # points right at rotation 0
+    "arrow": [(-0.9, 0.25), (0.05, 0.25), (0.05, 0.7), (0.95, 0.0), (0.05, -0.7), (0.05, -0.25),
+              (-0.9, -0.25)],
+    # the body of the heart; two discs make its lobes (_sd_heart)
+    "heart": [(-0.88, 0.31), (0.0, -0.86), (0.88, 0.31)],
+}
+
+
+def _sd_polygon(qx: torch.Tensor, qy: torch.Tensor, vertices: list[tuple[float, float]]) -> torch.Tensor:
+    """Exact signed distance to a simple (possibly concave) polygon; Quilez's sdPolygon."""
+    dist_sq = None
+    inside = torch.zeros_like(qx, dtype=torch.bool)
+    for i in range(len(vertices)):
+        (xi, yi), (xj, yj) = vertices[i], vertices[i - 1]
+        ex, ey = xj - xi, yj - yi
+        wx, wy = qx - xi, qy - yi
+        h = ((wx * ex + wy * ey) / (ex * ex + ey * ey)).clamp(0.0, 1.0)
+        edge_sq = (wx - ex * h).square() + (wy - ey * h).square()
+        dist_sq = edge_sq if dist_sq is None else torch.minimum(dist_sq, edge_sq)
+        # crossing number: does a ray from q cross this edge?
+        above, below, left = qy >= yi, qy < yj, ex * wy > ey * wx
+        inside ^= (above & below & left) | ~(above | below | left)
+    return torch.where(inside, -1.0, 1.0) * dist_sq.sqrt()
+
+
+def _sd_heart(qx: torch.Tensor, qy: torch.Tensor) -> torch.Tensor:
+    """Two discs on a downward triangle. The cleft between the lobes is cut deeper than in
+    the textbook heart so that it survives at 32 px (a shallow one reads as a blob)."""
+    lobes = torch.minimum(
+        torch.sqrt((qx + 0.45).square() + (qy - 0.39).square()),
+        torch.sqrt((qx - 0.45).square() + (qy - 0.39).square()),
+    ) - 0.47
+    return torch.minimum(lobes, _sd_polygon(qx, qy, _POLYGONS["heart"]))
+
+
+def _sd_shape(name: str, qx: torch.Tensor, qy: torch.Tensor) -> torch.Tensor:
+    if name == "heart":
+        return _sd_heart(qx, qy)
+    if name in _POLYGONS:
+        return _sd_polygon(qx, qy, _POLYGONS[name])
+    radius = torch.sqrt(qx.square() + qy.square())
+    if name == "circle":
+        return radius - 0.85
+    if name == "ring":
+        return (radius - 0.7).abs() - 0.26
+    if name == "crescent":  # a disc minus an offset disc; opens to the right at rotation 0
+        outer = torch.sqrt((qx - 0.2).square() + qy.square()) - 0.9
+        inner = torch.sqrt((qx - 0.65).square() + qy.square()) - 0.75
+        return torch.maximum(outer, -inner)
+    raise ValueError(f"unknown shape {name!r}; the shapes are {', '.join(CLASSES)}")
+
+
+# ---------------------------------------------------------------------- rendering ----
+
+def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Hue, saturation, value in [0, 1], each broadcastable to (B, H, W) -> (B, 3, H, W) RGB."""
+    channels = []
+    for n in (5.0, 3.0, 1.0):  # red, green, blue
+        k = (n + h * 6.0) % 6.0
+        channels.append(v - v * s * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0))
+    return torch.stack(channels, dim=1)
+
+
+def _texture(kind: str, px: torch.Tensor, py: torch.Tensor, p: dict[str, torch.Tensor],
+             noise: torch.Tensor) -> torch.Tensor:
+    """Background pattern in [0, 1], (B, S, S). px, py: pixel centres in [-1, 1], y up."""
+    angle = p["tex_angle"][:, None, None] * 2 * math.pi
+    along = px * torch.cos(angle) + py * torch.sin(angle)
+    across = -px * torch.sin(angle) + py * torch.cos(angle)
+    # cycles per image width: stripes and checks 5 to 9 px wide at 32 px
+    freq = 1.75 + 1.5 * p["tex_freq"][:, None, None]
+    phase = p["tex_phase"][:, None, None] * 2 * math.pi
+    if kind == "flat":
+        return torch.full_like(px, 0.5)
+    if kind == "gradient":
+        return 0.5 + along / (2 * math.sqrt(2))
+    if kind == "stripes":  # a soft square wave
+        return 0.5 + 0.5 * (3 * torch.sin(math.pi * freq * along + phase)).clamp(-1, 1)
+    if kind == "checkerboard":
+        checks = torch.sin(math.pi * freq * along + phase) * torch.sin(math.pi * freq * across + phase)
+        return 0.5 + 0.5 * (6 * checks).clamp(-1, 1)
+    if kind == "noise":
+        size = px.shape[-1]
+        smooth = F.interpolate(noise, size=(size, size), mode="bicubic", align_corners=False)[:, 0]
+        return (0.5 + 2.0 * (smooth - 0.5)).clamp(0, 1)  # stretch: averaging shrinks the range
+    raise ValueError(f"unknown background {kind!r}; the backgrounds are {', '.join(BACKGROUNDS)}")
+
+
+def _render(p: dict[str, torch.Tensor], shape: torch.Tensor, background: torch.Tensor,
+            noise: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Draw B images. p: per-image parameters, each (B,); shape, background: (B,) indices
+    into CLASSES, BACKGROUNDS; noise: (B, 1, 8, 8). Returns (B, 3, S, S) uint8."""
+    b, s = len(shape), image_size
+    centres = (torch.arange(s, dtype=torch.float32) + 0.5) * (2.0 / s) - 1.0
+    px = centres.expand(b, s, s)  # B x S x S, x to the right
+    py = -centres[:, None].expand(b, s, s)  # y up, so rotations are counter-clockwise on screen
+    col = lambda key: p[key][:, None, None]  # noqa: E731  (B,) -> (B, 1, 1)
+
+    # object frame: translate, rotate by -rotation, scale to the unit circle
+    radius = 2.0 * col("scale")
+    dx, dy = px - (2 * col("x") - 1), py + (2 * col("y") - 1)
+    cos, sin = torch.cos(col("rotation")), torch.sin(col("rotation"))
+    qx, qy = (cos * dx + sin * dy) / radius, (-sin * dx + cos * dy) / radius
+    distance = torch.empty_like(px)
+    for k in shape.unique().tolist():
+        idx = (shape == k).nonzero()[:, 0]
+        distance[idx] = _sd_shape(CLASSES[k], qx[idx], qy[idx]) * radius[idx]
+    # coverage of each pixel: a smooth step one pixel (2/S) wide across the boundary
+    t = (0.5 - distance * (s / 2.0)).clamp(0.0, 1.0)
+    alpha = (t * t * (3 - 2 * t))[:, None]  # B x 1 x S x S
+
+    pattern = torch.empty_like(px)
+    for k in background.unique().tolist():
+        idx = (background == k).nonzero()[:, 0]
+        params = {key: value[idx] for key, value in p.items()}
+        pattern[idx] = _texture(BACKGROUNDS[k], px[idx], py[idx], params, noise[idx])
+    # the texture modulates the HSV value only, and RGB is proportional to the value
+    bg_value = col("bg_value") + _TEXTURE_AMPLITUDE * (pattern - 0.5)
+    bg = bg_value[:, None] * _hsv_to_rgb(col("bg_hue"), col("bg_saturation"), torch.ones(b, 1, 1))
+    fg = _hsv_to_rgb(col("hue"), col("saturation"), col("value"))  # B x 3 x 1 x 1
+    x = bg + (fg - bg) * alpha
+    return (x * 255).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _options_index(names: Sequence[str] | None, valid: tuple[str, ...], what: str) -> list[int]:
+    if names is None:
+        return list(range(len(valid)))
+    if isinstance(names, str):
+        names = [names]
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise ValueError(f"unknown {what} {unknown or names!r}; choose from {', '.join(valid)}")
+    return [valid.index(n) for n in names]
+
+
+def make_shapes(
+    n: int = 10_000,
+    image_size: int = 32,
+    seed: int = 0,
+    *,
+    colour: str = "random",
+    rotation: bool = True,
+    classes: Sequence[str] | None = None,
+    backgrounds: Sequence[str] | None = None,
+    chunk_size: int = 1024,
+) -> ImageData:
+    """Generate the shapes data set (see the module docstring for what each nuisance is for).
+
+    n: number of images; classes are balanced (counts differ by at most one).
+    image_size: side in pixels (shapes stay recognisable down to 32).
+    seed: the same seed gives bit-identical images; train is seed 0, test seed 1 (SPLITS).
+    colour: "random" (a random bright foreground colour per image) or "fixed" (FIXED_COLOUR
+        for every image, which takes the colour shortcut away).
+    rotation: False draws every object upright (factor `rotation` is then 0).
+    classes: a subset of CLASSES to draw; labels then index this list.
+    backgrounds: a subset of BACKGROUNDS to draw from (e.g. ["flat"] for clean images).
+    chunk_size: images rasterised at once (bounds memory to ~60 MB per 1024 at 32 px).
+
+    Returns ImageData with `factors` hue, x, y, scale, rotation, background, bg_hue.
+    """
+    if colour not in ("random", "fixed"):
+        raise ValueError(f'colour must be "random" or "fixed"; got {colour!r}')
+    if n < 1 or image_size < 8:
+        raise ValueError(f"need n >= 1 and image_size >= 8; got n={n}, image_size={image_size}")
+    class_ids = _options_index(classes, CLASSES, "classes")
+    background_ids = _options_index(backgrounds, BACKGROUNDS, "backgrounds")
+
+    # All draws first, in a fixed order and shape, so that options never shift the stream.
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=g)
+    u = torch.rand(n, 15, generator=g).unbind(dim=1)
+    noise = torch.rand(n, 1, _NOISE_GRID, _NOISE_GRID, generator=g)
+
+    label = order % len(class_ids)
+    scale = 0.22 + 0.14 * u[5]
+    room = 0.9 * (0.5 - scale)  # keep the whole object inside the frame
+    p = {
+        "hue": u[0], "saturation": 0.6 + 0.4 * u[1], "value": 0.75 + 0.25 * u[2],
+        "x": 0.5 + (2 * u[3] - 1) * room, "y": 0.5 + (2 * u[4] - 1) * room, "scale": scale,
+        "rotation": 2 * math.pi * u[6] if rotation else torch.zeros(n),
+        "bg_hue": u[8], "bg_saturation": 0.15 + 0.5 * u[9], "bg_value": 0.15 + 0.27 * u[10],
+        "tex_angle": u[11], "tex_freq": u[12], "tex_phase": u[13],
+    }
+    if colour == "fixed":
+        for key, value in zip(("hue", "saturation", "value"), FIXED_COLOUR):
+            p[key] = torch.full((n,), value)
+    shape = torch.tensor(class_ids)[label]
+    background = torch.tensor(background_ids)[(u[7] * len(background_ids)).long()]
+
+    images = torch.empty(n, 3, image_size, image_size, dtype=torch.uint8)
+    for start in range(0, n, chunk_size):
+        part = slice(start, start + chunk_size)
+        images[part] = _render({k: v[part] for k, v in p.items()}, shape[part], background[part],
+                               noise[part], image_size)
+    factors = {k: p[k].float() for k in ("hue", "x", "y", "scale", "rotation", "bg_hue")}
+    factors["background"] = background
+    return ImageData(images, label, [CLASSES[i] for i in class_ids], "shapes", factors)
+
+
+def render_shape(
+    name: str,
+    image_size: int = 32,
+    *,
+    x: float = 0.5,
+    y: float = 0.5,
+    scale: float = 0.3,
+    rotation: float = 0.0,
+    hue: float = FIXED_COLOUR[0],
+    background: str = "flat",
+    bg_hue: float = 0.6,
+) -> torch.Tensor:
+    """One image, (3, S, S) uint8, with the given factors (no randomness): for tests and figures."""
+    if name not in CLASSES:
+        raise ValueError(f"unknown shape {name!r}; the shapes are {', '.join(CLASSES)}")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"unknown background {background!r}; the backgrounds are {', '.join(BACKGROUNDS)}")
+    p = dict(hue=hue, saturation=FIXED_COLOUR[1], value=FIXED_COLOUR[2], x=x, y=y, scale=scale,
+             rotation=rotation, bg_hue=bg_hue, bg_saturation=0.4, bg_value=0.35,
+             tex_angle=0.1, tex_freq=0.5, tex_phase=0.0)
+    noise = torch.rand(1, 1, _NOISE_GRID, _NOISE_GRID, generator=torch.Generator().manual_seed(0))
+    return _render({k: torch.tensor([float(v)]) for k, v in p.items()},
+                   torch.tensor([CLASSES.index(name)]), torch.tensor([BACKGROUNDS.index(background)]),
+                   noise, image_size)[0]
+
+
+# ------------------------------------------------------------------ 3D "scan" volume ----
+
+def make_volume_slices(depth: int = 48, size: int = 64, n_blobs: int = 24, seed: int = 0) -> torch.Tensor:
+    """A synthetic 3D scan: (depth, size, size) uint8.
+
+    A large ellipsoidal "body" holds smaller ellipsoids ("organs", "lesions") of varying
+    intensity with soft edges, plus a little noise. Each blob spans several slices, so its
+    cross-section grows and shrinks smoothly from one slice to the next: neighbouring slices
+    look alike in content, not in pixels, which is what makes them good positive pairs
+    (see neighbour_slice_pairs).
+    """
+    g = torch.Generator().manual_seed(seed)
+    z = torch.linspace(-1, 1, depth)[:, None, None]
+    yx = torch.linspace(-1, 1, size)
+    y, x = yx[None, :, None], yx[None, None, :]
+
+    def ellipsoid(centre, radii, sharpness=12.0):  # soft indicator, 1 inside, 0 outside
+        r = ((z - centre[0]) / radii[0]).square() + ((y - centre[1]) / radii[1]).square() \
+            + ((x - centre[2]) / radii[2]).square()
+        return torch.sigmoid(sharpness * (1 - r))
+
+    volume = 0.3 * ellipsoid((0.0, 0.0, 0.0), (1.2, 0.85, 0.7))
+    centres = (torch.rand(n_blobs, 3, generator=g) * 2 - 1) * torch.tensor([0.9, 0.6, 0.5])
+    radii = 0.06 + 0.2 * torch.rand(n_blobs, 3, generator=g)
+    radii[:, 0] *= 2.5  # elongated along z: a blob lives through many slices
+    intensity = 0.25 + 0.5 * torch.rand(n_blobs, generator=g)
+    for c, r, a in zip(centres.tolist(), radii.tolist(), intensity.tolist()):
+        volume = volume + a * ellipsoid(c, r)
+    volume = volume + 0.03 * torch.randn(volume.shape, generator=g)
+    return (volume.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def neighbour_slice_pairs(volume: torch.Tensor, offset: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two views per slice for SSL on scans: slice i and slice i + offset of a (D, H, W) uint8
+    volume, grayscale repeated to 3 channels. Returns two (D - offset, 3, H, W) uint8 tensors."""
+    if volume.ndim != 3 or not 1 <= offset < len(volume):
+        raise ValueError(f"need a (D, H, W) volume and 1 <= offset < D; got {tuple(volume.shape)}, "
+                         f"offset={offset}")
+    to_rgb = lambda v: v[:, None].expand(-1, 3, -1, -1).contiguous()  # noqa: E731
+    return to_rgb(volume[:-offset]), to_rgb(volume[offset:])

@@ -1,0 +1,134 @@
+"""Run-or-load for the course's experiments: one switch decides the size of every run.
+
+A chapter asks for a run by a key and a `TrainConfig`. The result (config, history,
+metrics, device, wall-clock) is kept as JSON in `results/<profile>/<key>.json`; the next time
+the same key is asked for with the *same resolved config and data*, the stored result is
+returned instead of training again. A changed config makes the stored result stale: it is
+retrained and overwritten. `SSLKIT_RERUN=1` retrains everything.
+
+The `smoke` profile (CI) always trains and stores its results under a temporary folder, so
+smoke numbers never reach the book.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PROFILE_NAMES = ("smoke", "cpu", "gpu")
+
+
+def current_profile() -> str:
+    """`SSLKIT_PROFILE` if set, else `gpu` when CUDA is available, else `cpu`."""
+    profile = os.environ.get("SSLKIT_PROFILE", "").strip().lower()
+    if profile:
+        if profile not in PROFILE_NAMES:
+            raise ValueError(f"SSLKIT_PROFILE={profile!r} is not one of "
+                             f"{', '.join(PROFILE_NAMES)}")
+        return profile
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def results_dir(profile: str) -> Path:
+    """Where results of `profile` live: the repository's `results/` (or `SSLKIT_RESULTS`)."""
+    if profile == "smoke":
+        return Path(tempfile.gettempdir()) / "sslkit-smoke-results"
+    root = os.environ.get("SSLKIT_RESULTS")
+    if root:
+        return Path(root) / profile
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").exists():
+        return repo / "results" / profile
+    return Path.home() / ".cache" / "sslkit" / "results" / profile
+
+
+def data_fingerprint(data) -> str:
+    """A short hash of an ImageData: name, size and a sample of its pixels and labels."""
+    h = hashlib.sha1()
+    h.update(f"{data.name}|{tuple(data.images.shape)}".encode())
+    step = max(len(data) // 64, 1)
+    h.update(data.images[::step].contiguous().numpy().tobytes())
+    h.update(data.labels[::step].contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Experiment:
+    """A finished run as the book uses it: numbers, curves and where they came from."""
+
+    key: str
+    profile: str
+    config: dict[str, Any]
+    history: list[dict[str, float]]
+    metrics: dict[str, float]
+    device: str
+    wall_s: float
+    data: str
+    cached: bool = False
+    method: torch.nn.Module | None = None  # the trained module, when trained in this session
+
+    def series(self, name: str) -> tuple[list[int], list[float]]:
+        """(steps, values) of a logged quantity, e.g. 'loss', 'std_l2', 'teacher_entropy'."""
+        rows = [h for h in self.history if name in h]
+        return [int(h["step"]) for h in rows], [float(h[name]) for h in rows]
+
+    def caption(self) -> str:
+        """Which profile, data, device and wall-clock produced this result."""
+        how = "stored result" if self.cached else "trained now"
+        return (f"{self.key}: profile {self.profile}, data {self.data}, {self.device}, "
+                f"{self.wall_s:.0f} s of training ({how})")
+
+
+def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = False,
+        progress: bool = True) -> Experiment:
+    """Train `cfg` under the name `key`, or load the stored result of an identical run.
+
+    `need_model=True` forces training when the caller needs the trained network itself
+    (attention maps, retrieval), since stored results keep numbers, not weights.
+    """
+    from sslkit.methods import get_method
+    from sslkit.train import train
+
+    profile = cfg.profile
+    resolved = cfg.resolved(get_method(cfg.method).train_defaults).to_dict()
+    fingerprint = {k: data_fingerprint(d) for k, d in (("train", train_data),
+                                                      ("test", test_data)) if d is not None}
+    path = results_dir(profile) / f"{key}.json"
+    rerun = os.environ.get("SSLKIT_RERUN", "") not in ("", "0")
+    if path.exists() and not rerun and not need_model and profile != "smoke":
+        saved = json.loads(path.read_text())
+        if saved["config"] == _jsonable(resolved) and saved.get("fingerprint") == fingerprint:
+            return Experiment(key=key, profile=profile, config=saved["config"],
+                              history=saved["history"], metrics=saved["metrics"],
+                              device=saved["device"], wall_s=saved["wall_s"],
+                              data=saved["data"], cached=True)
+        print(f"[{key}] the stored result is stale (config or data changed); retraining")
+    started = time.perf_counter()
+    result = train(replace(cfg, out=None), train_data=train_data, test_data=test_data,
+                   progress=progress)
+    data_name = train_data.name if train_data is not None else cfg.data
+    exp = Experiment(key=key, profile=profile, config=_jsonable(resolved),
+                     history=result.history, metrics=result.metrics, device=result.device,
+                     wall_s=result.wall_s, data=data_name, method=result.method)
+    payload = {"key": key, "profile": profile, "config": exp.config, "history": exp.history,
+               "metrics": exp.metrics, "device": exp.device, "wall_s": exp.wall_s,
+               "data": data_name, "fingerprint": fingerprint,
+               "total_s": time.perf_counter() - started}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    tmp.replace(path)
+    return exp
+
+
+def _jsonable(obj):
+    """Round-trip through JSON so tuples and lists compare equal to a stored config."""
+    return json.loads(json.dumps(obj))

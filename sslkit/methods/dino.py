@@ -1,0 +1,196 @@
+"""DINO: self-distillation with no labels.
+
+Caron, Touvron, Misra, Jegou, Mairal, Bojanowski, Joulin 2021, "Emerging Properties in
+Self-Supervised Vision Transformers", arXiv 2104.14294; official code facebookresearch/dino
+main_dino.py (`train_one_epoch`, `DINOLoss`) and vision_transformer.py (`DINOHead`),
+utils.py (`MultiCropWrapper`, `cancel_gradients_last_layer`, `cosine_scheduler`).
+
+A student (backbone + DINOHead) is trained by the optimiser to predict, from every crop, the
+softmax output a teacher gives to the two global crops; the teacher is an exponential moving
+average of the student, xi <- tau * xi + (1 - tau) * theta, and receives no gradient. The
+constant output is a solution of the cross-entropy, and it comes in two forms (paper
+Sec. 5.3): uniform over the K dimensions, or one dimension for every input. Two operations
+on the teacher's output keep DINO between them. Centering subtracts a running mean c of the
+teacher logits, so no dimension can win for every input, but alone it drifts to the uniform
+output (teacher entropy -> log K). Sharpening divides by a low teacher temperature, which
+makes the target peaked, but alone it lets one dimension take everything (entropy -> 0).
+Together they balance (paper Fig. 7: the entropy stays in between and the KL stays > 0).
+`centering` and `sharpening` switch them off for the chapter's Fig. 7.
+
+The loss has no batch statistics besides the center, which is all-reduced over processes
+as in the official update_center; there is no `gather` option. ViT students: the loop builds
+the backbone without stochastic depth, so the teacher copy has none either (official:
+student drop_path 0.1, teacher 0).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslkit.distributed import all_reduce_mean
+from sslkit.losses import dino_loss
+from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.models import DINOHead
+from sslkit.train.schedules import ema_momentum
+
+
+@dataclass
+class DINOConfig:
+    # K, official --out_dim 65536 for ImageNet; 4096 is plenty for 10-100 classes at 32 px
+    out_dim: int = 4096
+    hidden_dim: int = 2048      # official DINOHead hidden_dim 2048 (paper Sec. 3.1)
+    bottleneck_dim: int = 256   # official DINOHead bottleneck_dim 256
+    # official --norm_last_layer True (the README's ViT-S/16 recipe uses False: better, less
+    # stable); True fixes the prototypes' norm, so the logits are cosines
+    norm_last_layer: bool = True
+    use_bn_in_head: bool = False  # official --use_bn_in_head False (BN-free with a ViT)
+    student_temp: float = 0.1     # official DINOLoss student_temp 0.1
+    # official --teacher_temp 0.04 (default). Paper App. D: 0.04 -> 0.07 linear warm-up in
+    # the first 30 epochs is best; fixed values above 0.06 collapse to the uniform output
+    teacher_temp: float = 0.04
+    warmup_teacher_temp: float = 0.04   # official --warmup_teacher_temp 0.04
+    # official --warmup_teacher_temp_epochs 0 (default; the README's recipe uses 30 epochs);
+    # in steps here
+    warmup_teacher_temp_steps: int = 0
+    momentum_teacher: float = 0.996  # official --momentum_teacher 0.996, cosine to 1
+    center_momentum: float = 0.9     # official DINOLoss center_momentum 0.9 (paper eq. 4)
+    # official --freeze_last_layer 1 (epoch): the prototypes get no gradient at first. In
+    # steps here: 40 is one epoch of the 10,000-image shapes set at batch 256
+    freeze_last_layer_steps: int = 40
+    # local crops per image, official --local_crops_number 8 (paper ablations: 6, best
+    # ViT-S run: 10); the loop passes it to the recipe through `recipe_args`
+    n_local: int = 8
+    # the ablation of paper Sec. 5.3 / Fig. 7:
+    centering: bool = True   # False: c stays 0 (no centering)
+    # False: the teacher uses the student's temperature, so its softmax is no sharper than
+    # the student's. The paper does not print the value of its "no sharpening" run; tau_t =
+    # tau_s is the neutral point, and App. D already sees the uniform collapse at tau_t > 0.06
+    sharpening: bool = True
+
+
+def _resolution_runs(views: list[Tensor]) -> list[tuple[int, int]]:
+    """[(start, end)] of consecutive views with the same resolution (global, then local)."""
+    runs, start = [], 0
+    for i in range(1, len(views) + 1):
+        if i == len(views) or views[i].shape[-2:] != views[start].shape[-2:]:
+            runs.append((start, i))
+            start = i
+    return runs
+
+
+class DINO(nn.Module):
+    recipe = "dino"
+
+    def __init__(self, backbone: nn.Module, cfg: DINOConfig):
+        super().__init__()
+        if cfg.n_local < 0:
+            raise ValueError(f"n_local must be >= 0, got {cfg.n_local}")
+        self.cfg = cfg
+        # the loop merges these into build_recipe(...): 2 global crops + n_local local crops
+        self.recipe_args = {"n_local": cfg.n_local}
+        # student theta
+        self.backbone = backbone
+        self.head = DINOHead(backbone.out_dim, cfg.out_dim, cfg.hidden_dim, cfg.bottleneck_dim,
+                             norm_last_layer=cfg.norm_last_layer, use_bn=cfg.use_bn_in_head)
+        # teacher xi: starts as a copy of the student (official load_state_dict), changed only
+        # by the EMA in after_optimizer_step
+        self.teacher_backbone = copy.deepcopy(backbone).requires_grad_(False)
+        self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
+        # running mean of the teacher logits (paper eq. 4), kept in checkpoints
+        self.register_buffer("center", torch.zeros(1, cfg.out_dim))
+        self._batch_center: Tensor | None = None
+        self.tau_schedule: Tensor | None = None
+        self.teacher_temp_schedule: Tensor | None = None
+
+    def on_train_start(self, total_steps: int) -> None:
+        cfg = self.cfg
+        self.tau_schedule = ema_momentum(cfg.momentum_teacher, total_steps)
+        if not cfg.sharpening:
+            self.teacher_temp_schedule = torch.full((total_steps,), cfg.student_temp,
+                                                    dtype=torch.float64)
+            return
+        # official DINOLoss.teacher_temp_schedule: linear warm-up, then constant
+        warm = min(cfg.warmup_teacher_temp_steps, total_steps)
+        self.teacher_temp_schedule = torch.cat([
+            torch.linspace(cfg.warmup_teacher_temp, cfg.teacher_temp, warm, dtype=torch.float64),
+            torch.full((total_steps - warm,), cfg.teacher_temp, dtype=torch.float64)])
+
+    def _student(self, views: list[Tensor], step: int) -> list[Tensor]:
+        """Student logits per crop (official MultiCropWrapper): one backbone pass per run of
+        equal-resolution crops, one head pass over all of them."""
+        y = torch.cat([self.backbone(torch.cat(views[a:b])) for a, b in _resolution_runs(views)])
+        if step < self.cfg.freeze_last_layer_steps:
+            # official cancel_gradients_last_layer: the last layer gets no gradient (and so no
+            # update) in the first steps; the rest of the head is DINOHead.forward
+            x = F.normalize(self.head.mlp(y), dim=-1)  # (V*N)xB on the unit sphere
+            z = F.linear(x, self.head.last_layer.weight.detach())
+        else:
+            z = self.head(y)  # (V*N)xK
+        return list(z.chunk(len(views)))
+
+    def forward(self, views: list[Tensor], step: int) -> StepOutput:
+        if self.teacher_temp_schedule is None:
+            raise RuntimeError("call on_train_start(total_steps) before training DINO")
+        if len(views) < 2:
+            raise ValueError(f"DINO needs 2 global crops (then local ones), got {len(views)} "
+                             f"view(s); use the 'dino' recipe")
+        student_out = self._student(views, step)  # each NxK
+        with torch.no_grad():  # only the 2 global crops go through the teacher
+            t = self.teacher_head(self.teacher_backbone(torch.cat(views[:2])))  # (2N)xK
+        teacher_out = list(t.detach().chunk(2))  # sg(teacher): a target, never differentiated
+        teacher_temp = float(self.teacher_temp_schedule[step])
+        with full_precision(t):
+            teacher_out = [o.float() for o in teacher_out]
+            loss, terms = dino_loss([s.float() for s in student_out], teacher_out,
+                                    self.center, self.cfg.student_temp, teacher_temp,
+                                    return_terms=True)
+        if self.cfg.centering:  # applied after the optimiser step
+            self._batch_center = all_reduce_mean(torch.cat(teacher_out).mean(dim=0, keepdim=True))
+        terms = {k: v.detach() for k, v in terms.items()}
+        terms["teacher_temp"] = torch.tensor(teacher_temp)
+        # the collapse diagnostics read the student's logits of the first global crop
+        return StepOutput(loss, terms, student_out[0].detach())
+
+    @torch.no_grad()
+    def after_optimizer_step(self, step: int) -> None:
+        if self.tau_schedule is None:
+            raise RuntimeError("call on_train_start(total_steps) before training DINO")
+        tau = float(self.tau_schedule[step])
+        student = [*self.backbone.parameters(), *self.head.parameters()]
+        teacher = [*self.teacher_backbone.parameters(), *self.teacher_head.parameters()]
+        for xi, theta in zip(teacher, student):
+            xi.mul_(tau).add_(theta.detach(), alpha=1.0 - tau)  # xi <- tau xi + (1 - tau) theta
+        # BatchNorm statistics (buffers) are not averaged: the teacher keeps its own
+        if self._batch_center is not None:
+            # c <- m c + (1 - m) mean of the teacher logits (paper eq. 4, update_center)
+            m = self.cfg.center_momentum
+            self.center.mul_(m).add_(self._batch_center, alpha=1.0 - m)
+            self._batch_center = None
+
+
+SPEC = MethodSpec(
+    config=DINOConfig,
+    module=DINO,
+    paper="Caron et al. 2021, DINO (arXiv 2104.14294)",
+    train_defaults={
+        "smoke": dict(method_args=dict(out_dim=256, hidden_dim=256, bottleneck_dim=64,
+                                       n_local=2, freeze_last_layer_steps=2,
+                                       momentum_teacher=0.99)),
+        # tau 0.99 for a 400-step run (official: 0.9995 for small batches over 100 epochs)
+        "cpu": dict(method_args=dict(out_dim=4096, hidden_dim=1024, momentum_teacher=0.99,
+                                     n_local=4, freeze_last_layer_steps=40)),
+        # official ViT recipe: AdamW, lr 5e-4 per 256 images, wd 0.04 (official cosine
+        # 0.04 -> 0.4 not implemented), teacher temp 0.04 -> 0.07 in the first 30 epochs
+        # (~2900 steps of CIFAR-10 at batch 512), last layer frozen for one epoch (97 steps)
+        "gpu": dict(backbone="vit_tiny", optimizer="adamw", lr=5e-4, weight_decay=0.04,
+                    warmup_steps=1000,
+                    method_args=dict(teacher_temp=0.07,
+                                     warmup_teacher_temp_steps=2900,
+                                     freeze_last_layer_steps=97, n_local=6)),
+    },
+)

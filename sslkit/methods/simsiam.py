@@ -1,0 +1,113 @@
+"""SimSiam: Simple Siamese representation learning.
+
+Chen & He 2020, arXiv 2011.10566; official code facebookresearch/simsiam simsiam/builder.py
+(the networks) and main_simsiam.py (loss and optimiser).
+
+One encoder f (backbone + projector) is shared by both views; a predictor h maps one view's
+projection z to a prediction p of the other's: loss = 1/2 D(p_1, sg(z_2)) + 1/2 D(p_2,
+sg(z_1)), D the negative cosine similarity. There is no EMA, no negative pair and no batch
+term in the loss. What prevents the constant solution is the stop-gradient (paper Sec. 4.1,
+Fig. 2: without it the l2-normalised output's std falls to 0 at once) together with the
+predictor (Table 1: removing it or freezing it at its random initialisation fails). The
+paper reads the pair as an EM-like alternation (Sec. 5): the stop-gradient target plays the
+role of a fixed estimate eta that the encoder is fitted to, and the predictor approximates
+the expectation over augmentations that the alternation would need.
+
+The loss is per sample (no batch statistics), so there is no `gather` option: in a
+distributed run only the heads' BatchNorm needs the global batch (`sync_bn`, as
+main_simsiam.py converts the model with `convert_sync_batchnorm`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslkit.losses import simsiam_loss
+from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.models import mlp
+
+PREDICTORS = ("mlp", "none", "fixed_random")
+
+
+@dataclass
+class SimSiamConfig:
+    # projector: 3 Linear layers, BN after each, the output BN without affine (builder.py).
+    # paper Sec. 3 "hidden fc is 2048-d"; builder.py uses the backbone width (2048 on
+    # ResNet-50) for the hidden layers, which would be 256 on SmallCNN, so it is a field here
+    proj_hidden_dim: int = 2048
+    dim: int = 2048      # z and p dimension: builder.py `dim`, main_simsiam.py --dim 2048
+    pred_dim: int = 512  # predictor bottleneck: builder.py `pred_dim` (paper Sec. 3, 4.4)
+    # True: D(p, sg(z)) as the paper; False: the ablation of Sec. 4.1 (collapses)
+    stop_gradient: bool = True
+    # "mlp": the paper's predictor; "none": p = z; "fixed_random": the predictor stays at its
+    # random initialisation (paper Table 1: both fail)
+    predictor: str = "mlp"
+
+
+class SimSiam(nn.Module):
+    recipe = "simclr"  # main_simsiam.py: "SimSiam v2's aug: similar to SimCLR", same per view
+
+    def __init__(self, backbone: nn.Module, cfg: SimSiamConfig):
+        super().__init__()
+        if cfg.predictor not in PREDICTORS:
+            raise ValueError(f"predictor must be one of {PREDICTORS}, got {cfg.predictor!r}")
+        self.cfg = cfg
+        self.backbone = backbone
+        # builder.py: [Linear-BN-ReLU] x 2, Linear, BatchNorm1d(dim, affine=False)
+        self.projector = mlp([backbone.out_dim, cfg.proj_hidden_dim, cfg.proj_hidden_dim,
+                              cfg.dim], norm="bn", last_norm="bn_noaffine")
+        if cfg.predictor == "none":
+            self.predictor = nn.Identity()
+        else:
+            # builder.py: Linear(dim, pred_dim)-BN-ReLU, Linear(pred_dim, dim) with bias
+            self.predictor = mlp([cfg.dim, cfg.pred_dim, cfg.dim], norm="bn")
+            if cfg.predictor == "fixed_random":
+                self.predictor.requires_grad_(False)  # the optimiser skips frozen parameters
+
+    def on_train_start(self, total_steps: int) -> None:
+        pass  # no schedules besides the learning rate
+
+    def forward(self, views: list[Tensor], step: int) -> StepOutput:
+        x_1, x_2 = views[:2]
+        z_1 = self.projector(self.backbone(x_1))  # NxD
+        z_2 = self.projector(self.backbone(x_2))  # NxD
+        p_1, p_2 = self.predictor(z_1), self.predictor(z_2)  # NxD
+        with full_precision(z_1):
+            p_1, p_2, z_1, z_2 = p_1.float(), p_2.float(), z_1.float(), z_2.float()
+            if self.cfg.stop_gradient:
+                # sg(z): simsiam_loss detaches its second argument, as builder.py returns
+                # z1.detach(), z2.detach() and Algorithm 1 writes z = z.detach()
+                loss_12, terms_12 = simsiam_loss(p_1, z_2, return_terms=True)
+                loss_21, terms_21 = simsiam_loss(p_2, z_1, return_terms=True)
+                loss = 0.5 * (loss_12 + loss_21)
+                cos_sim = 0.5 * (terms_12["cos_sim"] + terms_21["cos_sim"])
+            else:
+                # ablation, paper Sec. 4.1: no detach, so the gradient also flows through z
+                # into the encoder's "target" branch; this is what collapses
+                cos_12 = F.cosine_similarity(p_1, z_2, dim=1).mean()
+                cos_21 = F.cosine_similarity(p_2, z_1, dim=1).mean()
+                loss = -0.5 * (cos_12 + cos_21)
+                cos_sim = -loss.detach()
+        return StepOutput(loss, {"cos_sim": cos_sim}, z_1.detach())
+
+    def after_optimizer_step(self, step: int) -> None:
+        pass  # nothing besides the optimiser: no EMA, the two branches share the encoder
+
+
+SPEC = MethodSpec(
+    config=SimSiamConfig,
+    module=SimSiam,
+    paper="Chen & He 2020, SimSiam (arXiv 2011.10566)",
+    train_defaults={
+        "smoke": dict(method_args=dict(proj_hidden_dim=256, dim=256, pred_dim=64)),
+        # 2x narrower than the paper for 2 CPU cores; the 4:1 bottleneck kept
+        "cpu": dict(method_args=dict(proj_hidden_dim=1024, dim=1024, pred_dim=256)),
+        # main_simsiam.py: SGD, lr 0.05 per 256 images, momentum 0.9, wd 1e-4, cosine decay,
+        # no warm-up (paper Sec. 4 baseline settings). Deviation: our optimiser takes no
+        # weight decay on biases and norm parameters; the official SGD decays all of them
+        "gpu": dict(optimizer="sgd", lr=0.05, weight_decay=1e-4, warmup_steps=0),
+    },
+)

@@ -1,0 +1,73 @@
+"""VICReg: Variance-Invariance-Covariance Regularization.
+
+Bardes, Ponce, LeCun 2022, arXiv 2105.04906; official code facebookresearch/vicreg
+(main_vicreg.py). Two views go through the same backbone and expander; the loss keeps the
+embeddings of the two views close (invariance), keeps every dimension's std above 1 over the
+batch (variance) and decorrelates the dimensions (covariance). Nothing is shared across steps:
+no EMA, no stop-gradient, no negatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from sslkit.distributed import gather_with_grad
+from sslkit.losses import vicreg_loss
+from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.models import mlp
+
+
+@dataclass
+class VICRegConfig:
+    # paper Sec. 4.2 uses 8192-8192-8192 on ResNet-50; the width matters less for 32 px
+    # backbones with 256-512 features, and 2048 keeps CPU steps cheap.
+    expander: tuple[int, ...] = (2048, 2048, 2048)
+    sim_coeff: float = 25.0  # lambda, official --sim-coeff
+    std_coeff: float = 25.0  # mu, official --std-coeff
+    cov_coeff: float = 1.0   # nu, official --cov-coeff
+    # compute the loss on the batch gathered from every process (official FullGatherLayer)
+    gather: bool = False
+
+
+class VICReg(nn.Module):
+    recipe = "vicreg"
+
+    def __init__(self, backbone: nn.Module, cfg: VICRegConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = backbone
+        # official Projector: Linear-BN-ReLU blocks, last Linear without bias or norm
+        self.expander = mlp([backbone.out_dim, *cfg.expander], norm="bn", bias_last=False)
+
+    def on_train_start(self, total_steps: int) -> None:
+        pass  # no schedules besides the learning rate
+
+    def forward(self, views: list[Tensor], step: int) -> StepOutput:
+        x_a, x_b = views[:2]
+        z_a = self.expander(self.backbone(x_a))  # NxD
+        z_b = self.expander(self.backbone(x_b))  # NxD
+        if self.cfg.gather:
+            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
+        with full_precision(z_a):
+            loss, terms = vicreg_loss(z_a.float(), z_b.float(), sim_coeff=self.cfg.sim_coeff,
+                                      std_coeff=self.cfg.std_coeff,
+                                      cov_coeff=self.cfg.cov_coeff, return_terms=True)
+        return StepOutput(loss, {k: v.detach() for k, v in terms.items()}, z_a.detach())
+
+    def after_optimizer_step(self, step: int) -> None:
+        pass
+
+
+SPEC = MethodSpec(
+    config=VICRegConfig,
+    module=VICReg,
+    paper="Bardes et al. 2022, VICReg (arXiv 2105.04906)",
+    train_defaults={
+        "smoke": dict(method_args=dict(expander=(256, 256, 256))),
+        "cpu": dict(method_args=dict(expander=(1024, 1024, 1024))),
+        # official: LARS, base lr 0.2 per 256 (main_vicreg.py --base-lr), wd 1e-6
+        "gpu": dict(optimizer="lars", lr=0.3, weight_decay=1e-4),
+    },
+)

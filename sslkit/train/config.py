@@ -1,0 +1,88 @@
+"""The run configuration and the three run sizes (profiles).
+
+A field left at None is filled, in this order, from the method's own defaults for the
+profile (`MethodSpec.train_defaults[profile]`) and then from the profile below. So
+`TrainConfig(method="byol", profile="cpu")` is a complete, meaningful run, and any field you
+set wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # smoke: finishes in well under a minute on 2 CPU cores; for tests and CI only.
+    "smoke": dict(backbone="smallcnn", batch_size=64, steps=30, train_size=2048,
+                  eval_train_size=2048, eval_test_size=1000, log_every=5,
+                  checkpoint_every=0, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
+                  warmup_steps=3),
+    # cpu: a meaningful run of about 5 minutes on 2 cores (SmallCNN, 32 px).
+    "cpu": dict(backbone="smallcnn", batch_size=256, steps=400, train_size=None,
+                eval_train_size=10_000, eval_test_size=2000, log_every=20,
+                checkpoint_every=100, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
+                warmup_steps=20),
+    # gpu: one Colab-class GPU; ResNet-18 on CIFAR-10 for about 200 epochs at batch 512.
+    "gpu": dict(backbone="resnet18", batch_size=512, steps=20_000, train_size=None,
+                eval_train_size=None, eval_test_size=None, log_every=100,
+                checkpoint_every=1000, optimizer="lars", lr=0.3, weight_decay=1e-4,
+                warmup_steps=1000),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a run. `None` means "the method's / profile's default"."""
+
+    method: str = "vicreg"
+    data: str = "shapes"              # sslkit.data.DATASETS
+    data_root: str | None = None      # folder for cifar10/cifar100/stl10/imagefolder
+    profile: str = "smoke"            # smoke | cpu | gpu (see PROFILES)
+    backbone: str | None = None       # sslkit.models.BACKBONES
+    norm: str = "bn"                  # backbone normalisation: bn | gn_ws | none
+    batch_size: int | None = None
+    steps: int | None = None          # optimiser steps in the whole run
+    train_size: int | None = None     # use the first N training images (None: all)
+    optimizer: str | None = None      # sgd | adamw | lars
+    lr: float | None = None           # base lr at batch 256; scaled linearly by batch/256
+    weight_decay: float | None = None
+    warmup_steps: int | None = None
+    recipe: str | None = None         # augmentation recipe; None: the method's own
+    recipe_args: dict[str, Any] = field(default_factory=dict)
+    method_args: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
+    precision: str = "auto"           # auto (bf16 on CUDA, fp32 elsewhere) | fp32 | bf16
+    channels_last: bool | None = None # None: on for CUDA
+    compile: bool = False             # torch.compile the method (pays off on long GPU runs)
+    log_every: int | None = None
+    eval_every: int = 0               # kNN during training every N steps (0: only at the end)
+    checkpoint_every: int | None = None
+    eval_train_size: int | None = None
+    eval_test_size: int | None = None
+    knn_k: int = 20                   # DINO eval_knn.py defaults (k=20, T=0.07)
+    knn_temperature: float = 0.07
+    out: str | None = None            # run folder: checkpoint.pt, results.json
+
+    def resolved(self, method_defaults: dict[str, dict[str, Any]] | None = None) -> "TrainConfig":
+        """A copy with every None filled from the method's defaults, then the profile's."""
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of "
+                             f"{', '.join(PROFILES)}")
+        fill = dict(PROFILES[self.profile])
+        fill.update((method_defaults or {}).get(self.profile, {}))
+        values = dataclasses.asdict(self)
+        # the method's per-profile hyper-parameters, overridden by any the caller gave
+        values["method_args"] = {**fill.pop("method_args", {}), **self.method_args}
+        for name, value in fill.items():
+            if name in values and values[name] is None:
+                values[name] = value
+        cfg = TrainConfig(**values)
+        for name in ("batch_size", "steps"):
+            if getattr(cfg, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,79 @@
+"""Optimisers: SGD, AdamW and LARS, with the usual exclusion of biases and norm weights.
+
+LARS (You et al. 2017, arXiv 1708.03888) as in the official Barlow Twins / VICReg code
+(facebookresearch/barlowtwins main.py `LARS`): biases and 1-D parameters get neither weight
+decay nor the trust-ratio adaptation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LARS(torch.optim.Optimizer):
+    """SGD with momentum and a layer-wise trust ratio eta * ||w|| / ||g + wd * w||."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
+                 eta: float = 0.001):
+        defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, eta=eta,
+                        lars_exclude=False)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d_p = p.grad
+                if not group["lars_exclude"]:
+                    d_p = d_p.add(p, alpha=group["weight_decay"])
+                    param_norm = torch.norm(p)
+                    update_norm = torch.norm(d_p)
+                    # trust ratio; 1 where either norm is 0 (fresh zero-init layers)
+                    q = torch.where((param_norm > 0) & (update_norm > 0),
+                                    group["eta"] * param_norm / update_norm,
+                                    torch.ones_like(param_norm))
+                    d_p = d_p.mul(q)
+                state = self.state[p]
+                if "mu" not in state:
+                    state["mu"] = torch.zeros_like(p)
+                mu = state["mu"]
+                mu.mul_(group["momentum"]).add_(d_p)
+                p.add_(mu, alpha=-group["lr"])
+        return loss
+
+
+def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
+    """Two groups: weights with decay; biases and norm parameters (1-D) without."""
+    decay, no_decay = [], []
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0, "lars_exclude": True},
+    ]
+
+
+OPTIMIZERS = ("sgd", "adamw", "lars")
+
+
+def build_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float,
+                    momentum: float = 0.9) -> torch.optim.Optimizer:
+    """Build `name` over `module`'s trainable parameters (lr is set per step by the loop)."""
+    groups = param_groups(module, weight_decay)
+    if name == "sgd":
+        for g in groups:
+            g.pop("lars_exclude", None)
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    if name == "adamw":
+        for g in groups:
+            g.pop("lars_exclude", None)
+        return torch.optim.AdamW(groups, lr=lr)
+    if name == "lars":
+        return LARS(groups, lr=lr, weight_decay=weight_decay, momentum=momentum)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

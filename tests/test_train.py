@@ -1,0 +1,158 @@
+"""The training loop: schedules, optimisers, resume, bad input, CLI."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from sslkit.cli import main as cli_main
+from sslkit.train import (CheckpointError, LARS, NonFiniteLossError, TrainConfig,
+                          ema_momentum, train, warmup_cosine)
+from sslkit.train.optim import build_optimizer
+
+
+def tiny(**kw):
+    """A run small enough for a unit test: a few steps on a slice of the shapes data."""
+    base = dict(method="vicreg", profile="smoke", steps=6, batch_size=32, train_size=256,
+                eval_train_size=256, eval_test_size=128, log_every=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_warmup_cosine_shape_and_endpoints():
+    s = warmup_cosine(1.0, 0.0, total_steps=100, warmup_steps=10)
+    assert s.shape == (100,)
+    assert s[0] == 0.0 and math.isclose(float(s[10]), 1.0)
+    assert float(s.max()) <= 1.0 and float(s[-1]) < 0.01
+    assert torch.all(s[10:].diff() <= 1e-12)  # monotone after warm-up
+
+
+def test_ema_momentum_goes_from_base_to_one():
+    tau = ema_momentum(0.99, 1000)
+    assert math.isclose(float(tau[0]), 0.99) and float(tau[-1]) > 0.99999
+    assert torch.all(tau.diff() >= 0)
+
+
+def test_lars_matches_sgd_when_excluded():
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    opt_a = torch.optim.SGD(a.parameters(), lr=0.1, momentum=0.9)
+    opt_b = LARS([{"params": b.parameters(), "lars_exclude": True}], lr=0.1, momentum=0.9)
+    x = torch.randn(8, 4)
+    for _ in range(3):
+        for m, o in ((a, opt_a), (b, opt_b)):
+            o.zero_grad()
+            m(x).pow(2).sum().backward()
+            o.step()
+    torch.testing.assert_close(a.weight, b.weight)
+
+
+def test_unknown_optimizer_is_refused():
+    with pytest.raises(ValueError, match="sgd, adamw, lars"):
+        build_optimizer("adam", torch.nn.Linear(2, 2), lr=0.1, weight_decay=0.0)
+
+
+def test_profile_and_method_defaults_fill_only_missing_fields():
+    cfg = TrainConfig(method="vicreg", profile="cpu", lr=0.5).resolved(
+        {"cpu": {"lr": 9.0, "optimizer": "lars", "method_args": {"expander": [8]}}})
+    assert cfg.lr == 0.5 and cfg.optimizer == "lars" and cfg.method_args == {"expander": [8]}
+    with pytest.raises(ValueError, match="smoke"):
+        TrainConfig(profile="huge").resolved()
+
+
+def test_smoke_run_trains_and_records_history(tmp_path):
+    result = train(tiny(out=str(tmp_path)), progress=False)
+    steps = [h["step"] for h in result.history]
+    assert steps == [1, 2, 4, 6]
+    for key in ("loss", "invariance", "variance", "covariance", "std_l2", "rank", "lr"):
+        assert all(math.isfinite(h[key]) for h in result.history), key
+    assert 0.0 <= result.metrics["knn_top1"] <= 1.0
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["config"]["method"] == "vicreg" and saved["metrics"]["knn_top1"] == \
+        result.metrics["knn_top1"]
+    assert len(saved["history"]) == len(result.history) and saved["wall_s"] > 0
+
+
+def test_same_seed_same_result():
+    a = train(tiny(steps=3), progress=False)
+    b = train(tiny(steps=3), progress=False)
+    assert a.history[-1]["loss"] == b.history[-1]["loss"]
+    for pa, pb in zip(a.method.parameters(), b.method.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_resume_after_kill_equals_uninterrupted_run(tmp_path, monkeypatch):
+    full = train(tiny(steps=6), progress=False)
+
+    # Kill the run after step 4 (checkpoints every 2 steps) by failing inside step 5.
+    import sslkit.train.loop as loop
+    real_step = loop._train_step
+
+    def dying_step(*args, **kwargs):
+        if args[7] == 4:  # step index
+            raise SystemExit("killed")
+        return real_step(*args, **kwargs)
+
+    cfg = tiny(steps=6, checkpoint_every=2, out=str(tmp_path))
+    monkeypatch.setattr(loop, "_train_step", dying_step)
+    with pytest.raises(SystemExit):
+        train(cfg, progress=False)
+    monkeypatch.setattr(loop, "_train_step", real_step)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 4
+
+    resumed = train(cfg, progress=False)
+    for pa, pb in zip(full.method.parameters(), resumed.method.parameters()):
+        assert torch.equal(pa, pb)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
+    assert resumed.metrics["knn_top1"] == full.metrics["knn_top1"]
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    cfg = tiny(optimizer="sgd", lr=1e25, log_every=1, checkpoint_every=1, out=str(tmp_path))
+    with pytest.raises(NonFiniteLossError, match="learning rate"):
+        train(cfg, progress=False)
+    # the warm-up starts at lr 0, so step 1 is good and checkpointed; the diverged steps
+    # after it must not have replaced that checkpoint
+    kept = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert 1 <= kept["step"] < cfg.steps
+    assert all(torch.isfinite(t).all() for t in kept["method"].values() if t.is_floating_point())
+
+
+def test_corrupt_checkpoint_is_reported_and_left_alone(tmp_path):
+    ckpt = tmp_path / "checkpoint.pt"
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="could not be read"):
+        train(tiny(out=str(tmp_path)), progress=False)
+    assert ckpt.read_bytes() == b"not a checkpoint"
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path):
+    train(tiny(steps=2, checkpoint_every=1, out=str(tmp_path)), progress=False)
+    with pytest.raises(CheckpointError, match="batch_size"):
+        train(tiny(steps=2, batch_size=16, out=str(tmp_path)), progress=False)
+
+
+def test_batch_larger_than_data_is_refused():
+    with pytest.raises(ValueError, match="batch"):
+        train(tiny(batch_size=512, train_size=100), progress=False)
+
+
+def test_cli_refuses_unknown_method_and_lists_valid(capsys):
+    assert cli_main(["train", "--method", "simclr2"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown method 'simclr2'" in err and "vicreg" in err
+
+
+def test_cli_refuses_unknown_data(capsys):
+    assert cli_main(["train", "--method", "vicreg", "--data", "imagenet"]) == 2
+    assert "shapes" in capsys.readouterr().err
+
+
+def test_cli_trains_and_prints_knn(tmp_path, capsys):
+    code = cli_main(["train", "--method", "vicreg", "--steps", "3", "--batch-size", "32",
+                     "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "kNN top-1 accuracy" in out and str(tmp_path / "results.json") in out
