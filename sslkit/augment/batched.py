@@ -6,8 +6,9 @@ and has two methods:
 * ``sample_params(n, generator, device, image_size=None) -> dict``: draws the parameters of
   ``n`` samples (every sample its own) from ``generator``; ``image_size`` (H, W) is the size
   of the images the op will see (needed by crops and noise fields).
-* ``apply(x, params) -> Tensor``: applies them to a float (N, 3, H, W) batch with the
-  functions of ``sslkit.augment.functional``.
+* ``apply(x, params, *, inplace=False, scratch=None) -> Tensor``: applies them to a float
+  (N, 3, H, W) batch with the functions of ``sslkit.augment.functional`` (``inplace`` and
+  ``scratch`` are what ViewPipeline uses to avoid fresh memory, see that module).
 
 The distributions are torchvision's (``torchvision.transforms.v2``), so a batch has the same
 per-sample statistics as a DataLoader running the per-image pipeline; the random streams
@@ -17,7 +18,7 @@ differ (one vectorised draw instead of per-image draws). ``ViewPipeline`` chains
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -50,6 +51,24 @@ def _jitter_range(value: float | Sequence[float], name: str, center: float = 1.0
     return None if low == high == center else (low, high)
 
 
+def apply_to_selected(x: Tensor, mask: Tensor, fn, *, inplace: bool, scratch: F.Scratch | None) -> Tensor:
+    """``fn`` (in place on its argument) applied only to the samples where ``mask`` is True.
+
+    For the ops of low probability (grayscale 0.2, solarize 0.2, blur 0.1) this costs the
+    selected samples only, instead of the batch with identity parameters. ``mask.nonzero``
+    waits for a GPU, once per op.
+    """
+    index = mask.nonzero().squeeze(1)
+    if index.numel() == 0:
+        return x
+    out = x if inplace else x.clone()
+    if index.numel() == x.shape[0]:
+        return fn(out)
+    scratch = scratch if scratch is not None else F.Scratch()
+    selected = torch.index_select(x, 0, index, out=scratch("selected", (index.numel(), *x.shape[1:]), x))
+    return out.index_copy_(0, index, fn(selected))
+
+
 class BatchedAugmentation:
     """Base of the batched ops: the image size they output, and a readable repr."""
 
@@ -60,8 +79,15 @@ class BatchedAugmentation:
                       image_size: tuple[int, int] | None = None) -> dict:
         raise NotImplementedError
 
-    def apply(self, x: Tensor, params: dict) -> Tensor:
+    def apply(self, x: Tensor, params: dict, *, inplace: bool = False, scratch: F.Scratch | None = None) -> Tensor:
+        """The augmented batch; ``inplace=True`` may overwrite x (a ViewPipeline owns its x)."""
         raise NotImplementedError
+
+    @staticmethod
+    def merge_params(params: Sequence[dict]) -> dict:
+        """The params of several batches, concatenated along the batch (see Recipe)."""
+        return {key: None if params[0][key] is None else torch.cat([p[key] for p in params])
+                for key in params[0]}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
@@ -112,18 +138,18 @@ class RandomResizedCrop(BatchedAugmentation):
         # torchvision's fallback after 10 failed tries: central crop, ratio clamped
         in_ratio = width / height
         if in_ratio < self.ratio[0]:
-            fw, fh = width, int(round(width / self.ratio[0]))
+            fw, fh = width, round(width / self.ratio[0])
         elif in_ratio > self.ratio[1]:
-            fh, fw = height, int(round(height * self.ratio[1]))
+            fh, fw = height, round(height * self.ratio[1])
         else:
             fw, fh = width, height
         fallback = torch.tensor([(height - fh) // 2, (width - fw) // 2, fh, fw], dtype=boxes.dtype, device=boxes.device)
         boxes = torch.where(ok.any(dim=1, keepdim=True), boxes, fallback)
         return {"boxes": boxes}
 
-    def apply(self, x, params, flip: Tensor | None = None):
+    def apply(self, x, params, *, inplace=False, scratch=None, flip: Tensor | None = None):
         """x: float or uint8 (N, 3, H, W); ``flip`` (N,) bool fuses a horizontal flip."""
-        return F.resized_crop(x, params["boxes"], self.size, antialias=self.antialias, flip=flip)
+        return F.resized_crop(x, params["boxes"], self.size, antialias=self.antialias, flip=flip, scratch=scratch)
 
 
 class Resize(BatchedAugmentation):
@@ -141,10 +167,12 @@ class Resize(BatchedAugmentation):
         box = torch.tensor([0.0, 0.0, height, width], device=device)
         return {"boxes": box.expand(n, 4)}
 
-    def apply(self, x, params, flip: Tensor | None = None):
+    def apply(self, x, params, *, inplace=False, scratch=None, flip: Tensor | None = None):
         if flip is None and tuple(x.shape[-2:]) == (self.size, self.size):
-            return x if x.is_floating_point() else x.float().div_(255.0)
-        return F.resized_crop(x, params["boxes"], self.size, antialias=self.antialias, flip=flip)
+            if not x.is_floating_point():
+                return x.float().div_(255.0)
+            return x if inplace else x.clone()
+        return F.resized_crop(x, params["boxes"], self.size, antialias=self.antialias, flip=flip, scratch=scratch)
 
 
 class HorizontalFlip(BatchedAugmentation):
@@ -156,7 +184,7 @@ class HorizontalFlip(BatchedAugmentation):
     def sample_params(self, n, generator, device=None, image_size=None):
         return {"mask": _bernoulli(self.p, n, generator, device)}
 
-    def apply(self, x, params):
+    def apply(self, x, params, *, inplace=False, scratch=None):
         return F.hflip(x, params["mask"])
 
 
@@ -169,7 +197,7 @@ class RandomRotation(BatchedAugmentation):
     def sample_params(self, n, generator, device=None, image_size=None):
         return {"angle": _uniform(*self.degrees, n, generator, device)}
 
-    def apply(self, x, params):
+    def apply(self, x, params, *, inplace=False, scratch=None):
         return F.rotate(x, params["angle"])
 
 
@@ -200,7 +228,7 @@ class RandomAffine(BatchedAugmentation):
             scale = torch.ones(n, device=device)
         return {"angle": angle, "translate": translate, "scale": scale}
 
-    def apply(self, x, params):
+    def apply(self, x, params, *, inplace=False, scratch=None):
         return F.affine(x, params["angle"], params["translate"], params["scale"])
 
 
@@ -228,7 +256,7 @@ class ElasticTransform(BatchedAugmentation):
         field[:, 1] *= self.alpha / height
         return {"displacement": field.permute(0, 2, 3, 1).contiguous()}  # (N, H, W, 2)
 
-    def apply(self, x, params):
+    def apply(self, x, params, *, inplace=False, scratch=None):
         return F.elastic(x, params["displacement"])
 
 
@@ -246,7 +274,7 @@ class ColorJitter(BatchedAugmentation):
     every image; here one random order is drawn per batch (a per-sample order would compute
     all four adjustments at each of four positions). Every sample's marginal distribution is
     unchanged (its order is still uniform over the 24 permutations); only samples of the same
-    batch share it.
+    call share it (in a Recipe, that includes the views merged into one call).
     """
 
     def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
@@ -274,12 +302,18 @@ class ColorJitter(BatchedAugmentation):
             "order": torch.randperm(4, generator=generator, device=device),
         }
 
-    def apply(self, x, params):
+    @staticmethod
+    def merge_params(params):
+        merged = BatchedAugmentation.merge_params([{k: v for k, v in p.items() if k != "order"} for p in params])
+        merged["order"] = params[0]["order"]  # one order for the merged batch
+        return merged
+
+    def apply(self, x, params, *, inplace=False, scratch=None):
         if self.p <= 0:
             return x
         order = tuple(params["order"].tolist())
         return F.color_jitter(x, params["brightness"], params["contrast"], params["saturation"],
-                              params["hue"], order)
+                              params["hue"], order, inplace=inplace, scratch=scratch)
 
 
 class RandomGrayscale(BatchedAugmentation):
@@ -291,8 +325,11 @@ class RandomGrayscale(BatchedAugmentation):
     def sample_params(self, n, generator, device=None, image_size=None):
         return {"mask": _bernoulli(self.p, n, generator, device)}
 
-    def apply(self, x, params):
-        return x if self.p <= 0 else F.grayscale(x, params["mask"])
+    def apply(self, x, params, *, inplace=False, scratch=None):
+        if self.p <= 0:
+            return x
+        return apply_to_selected(x, params["mask"], lambda t: F.grayscale(t, inplace=True, scratch=scratch),
+                                 inplace=inplace, scratch=scratch)
 
 
 def blur_kernel_size(image_size: int) -> int:
@@ -319,11 +356,13 @@ class GaussianBlur(BatchedAugmentation):
         return {"mask": _bernoulli(self.p, n, generator, device),
                 "sigma": _uniform(*self.sigma, n, generator, device)}
 
-    def apply(self, x, params):
+    def apply(self, x, params, *, inplace=False, scratch=None):
         if self.p <= 0:
             return x
         k = self.kernel_size or blur_kernel_size(min(x.shape[-2:]))
-        return F.gaussian_blur(x, params["sigma"], k, params["mask"])
+        mask, sigma = params["mask"], params["sigma"]
+        return apply_to_selected(x, mask, lambda t: F.gaussian_blur(t, sigma[mask], k),
+                                 inplace=inplace, scratch=scratch)
 
 
 class Solarize(BatchedAugmentation):
@@ -336,8 +375,11 @@ class Solarize(BatchedAugmentation):
     def sample_params(self, n, generator, device=None, image_size=None):
         return {"mask": _bernoulli(self.p, n, generator, device)}
 
-    def apply(self, x, params):
-        return x if self.p <= 0 else F.solarize(x, params["mask"], self.threshold)
+    def apply(self, x, params, *, inplace=False, scratch=None):
+        if self.p <= 0:
+            return x
+        solarize = lambda t: F.solarize(t, None, self.threshold, inplace=True, scratch=scratch)
+        return apply_to_selected(x, params["mask"], solarize, inplace=inplace, scratch=scratch)
 
 
 class GaussianNoise(BatchedAugmentation):
@@ -353,10 +395,10 @@ class GaussianNoise(BatchedAugmentation):
         noise = torch.randn(n, 3, height, width, generator=generator, device=device)
         return {"mask": mask, "noise": noise}
 
-    def apply(self, x, params):
+    def apply(self, x, params, *, inplace=False, scratch=None):
         if self.p <= 0:
             return x
-        return F.gaussian_noise(x, params["mask"].to(x.dtype) * self.std, params["noise"])
+        return F.gaussian_noise(x, params["mask"].to(x.dtype) * self.std, params["noise"], inplace=inplace)
 
 
 # ----------------------------------------------------------------------------- pipeline
@@ -410,6 +452,8 @@ class ViewPipeline:
         self.std = tuple(float(s) for s in std)
         if len(self.mean) != 3 or len(self.std) != 3:
             raise ValueError(f"mean and std must have 3 values (RGB), got {self.mean}, {self.std}")
+        self._scratch = F.Scratch()  # the ops' temporaries, reused from call to call
+        self._moments: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     def sample_params(self, n: int, generator: torch.Generator, device, image_size: tuple[int, int]) -> list[dict]:
         params = []
@@ -419,6 +463,7 @@ class ViewPipeline:
         return params
 
     def apply(self, x: Tensor, params: list[dict]) -> Tensor:
+        """The normalised float view of the uint8 batch x under the sampled ``params``."""
         augs = self.augmentations
         start = 0
         if augs and isinstance(augs[0], (RandomResizedCrop, Resize)):
@@ -426,15 +471,16 @@ class ViewPipeline:
             start = 1
             if len(augs) > 1 and isinstance(augs[1], HorizontalFlip):
                 flip, start = params[1]["mask"], 2
-            x = augs[0].apply(x, params[0], flip=flip)
+            x = augs[0].apply(x, params[0], scratch=self._scratch, flip=flip)
         else:
             x = x.float().div_(255.0)
+        # x is now a tensor this pipeline owns: every later op works in place
         for aug, p in zip(augs[start:], params[start:]):
-            x = aug.apply(x, p)
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device)
-        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)  # contiguous whatever x's layout
-        return torch.sub(x, mean.view(1, 3, 1, 1), out=out).div_(std.view(1, 3, 1, 1))
+            x = aug.apply(x, p, inplace=True, scratch=self._scratch)
+        if x.device not in self._moments:
+            self._moments[x.device] = (torch.tensor(self.mean, device=x.device), torch.tensor(self.std, device=x.device))
+        mean, std = self._moments[x.device]
+        return F.normalize(x, mean, std, inplace=True)
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
         check_images(x)

@@ -13,7 +13,12 @@ Written for speed on a CPU as well as a GPU:
   which is exact for weights 0 and 1;
 * no boolean tensors the size of the batch: on the CPU ``torch.where`` over a bool mask is
   about ten times slower than a multiply (measured), so comparisons write float 0/1 tensors
-  through ``out=``.
+  through ``out=``;
+* few fresh large tensors: on the CPU a new multi-megabyte tensor is new memory from the OS,
+  paid one page fault per 4 KiB when first written (measured: half the time of a BYOL view
+  at 32 px, batch 256). The colour ops take ``inplace=True`` and a ``Scratch`` that keeps
+  their temporaries between calls; ``ViewPipeline`` uses both. The defaults
+  (``inplace=False``, no scratch) give plain functions that never modify their input.
 """
 
 from __future__ import annotations
@@ -29,6 +34,31 @@ GRAY_WEIGHTS = (0.2989, 0.587, 0.114)
 
 
 # ----------------------------------------------------------------------------- checks
+
+
+class Scratch:
+    """Temporary tensors kept between calls, by name (one per op and role).
+
+    A name keeps one flat buffer that only grows; a request returns a view of its first
+    elements, so varying batch sizes (a subset of the batch) reuse the same memory. Only
+    ever holds intermediates: nothing an op returns lives in a Scratch. Not thread-safe.
+    """
+
+    def __init__(self):
+        self._buffers: dict[str, Tensor] = {}
+
+    def __call__(self, name: str, shape: tuple[int, ...], like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+        dtype = dtype or like.dtype
+        numel = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.numel() < numel or buffer.dtype != dtype or buffer.device != like.device:
+            buffer = torch.empty(numel, dtype=dtype, device=like.device)
+            self._buffers[name] = buffer
+        return buffer[:numel].view(shape)
+
+
+def _scratch(scratch: Scratch | None) -> Scratch:
+    return Scratch() if scratch is None else scratch
 
 
 def check_float_batch(x: Tensor, name: str = "x") -> None:
@@ -68,59 +98,63 @@ def _mask_weight(mask: Tensor | None, x: Tensor) -> Tensor | None:
 
 
 def _resample_matrix(
-    start: Tensor, length: Tensor, in_size: int, out_size: int, antialias: bool,
+    start: Tensor, length: Tensor, in_size: int, out_size: int, antialias: bool, out: Tensor,
     reverse: Tensor | None = None,
 ) -> Tensor:
-    """(N, out_size, in_size) weights that resample pixels [start, start + length) to out_size.
+    """Fill ``out`` (N, out_size, in_size) with the weights resampling [start, start + length).
 
     The weights are those of torch's bilinear interpolate (align_corners=False) applied to
-    the cropped image, which is what torchvision's resized_crop does: the source position of
-    output pixel i is (i + 0.5) * length / out_size - 0.5 inside the crop, and taps that fall
-    outside the crop are dropped and the rest renormalised, which equals interpolate's
-    clamping at the crop border. With ``antialias`` and a crop larger than the output the
-    triangle filter is widened by the scale, as in interpolate(..., antialias=True)
-    (aten's _upsample_bilinear2d_aa). ``reverse`` (N,) of 0/1 mirrors the output (a flip).
+    the cropped image, which is what torchvision's resized_crop does: output pixel i reads
+    the crop at (i + 0.5) * length / out_size - 0.5 with a triangle filter; taps outside the
+    crop are dropped and the rest renormalised, which equals interpolate's clamping at the
+    crop border. With ``antialias`` and a crop larger than the output the triangle is widened
+    by the scale, as interpolate(..., antialias=True) (aten's _upsample_bilinear2d_aa).
+    ``reverse`` (N,) of 0/1 mirrors the output (a horizontal flip for free).
     """
     device, dtype = start.device, start.dtype
     scale = length / out_size  # (N,)
     i = torch.arange(out_size, device=device, dtype=dtype)  # (out,)
     if reverse is not None:
-        i = i + reverse[:, None] * (out_size - 1 - 2 * i)  # (N, out): i -> out_size-1-i
+        i = i + reverse[:, None] * (out_size - 1 - 2 * i)  # (N, out): i -> out_size - 1 - i
     center = (i + 0.5) * scale[:, None]  # (N, out), in crop coordinates
     j = torch.arange(in_size, device=device, dtype=dtype) - start[:, None] + 0.5  # (N, in)
     support = scale.clamp_min(1.0) if antialias else torch.ones_like(scale)
-    dist = (j[:, None, :] - center[:, :, None]) / support[:, None, None]  # (N, out, in)
-    w = (1.0 - dist.abs()).clamp_min_(0.0)
-    inside = (j > 0) & (j < length[:, None])  # pixel centre j - 0.5 in [0, length)
-    w = w * inside[:, None, :].to(dtype)
-    return w / w.sum(dim=-1, keepdim=True)
+    torch.sub(j[:, None, :], center[:, :, None], out=out)  # (N, out, in)
+    out.div_(support[:, None, None]).abs_().neg_().add_(1.0).clamp_min_(0.0)  # triangle filter
+    inside = ((j > 0) & (j < length[:, None])).to(dtype)  # pixel j - 0.5 lies in [0, length)
+    out.mul_(inside[:, None, :])
+    return out.div_(out.sum(dim=-1, keepdim=True))
 
 
 def resized_crop(
     x: Tensor, boxes: Tensor, size: int | tuple[int, int], *, antialias: bool = False,
-    flip: Tensor | None = None,
+    flip: Tensor | None = None, scratch: Scratch | None = None,
 ) -> Tensor:
     """Crop ``boxes`` out of every image and resize each crop to ``size`` (bilinear).
 
     x: (N, 3, H, W) float in [0, 1], or uint8 (the /255 is folded into the weights).
     boxes: (N, 4) integer-valued top, left, height, width in pixels.
-    flip: optional (N,) bool; True mirrors that sample horizontally, for free.
-    Returns (N, 3, size, size) float.
+    flip: optional (N,) bool; True mirrors that sample horizontally, at no cost.
+    Returns a new (N, 3, size, size) float tensor.
 
     Matches torchvision ``F.resized_crop(img, top, left, height, width, size,
-    antialias=antialias)`` per image to float rounding (~1e-6), borders included: the
-    resampling is separable, so the batch is two batched matrix products
-    ``A_y @ x @ A_x^T`` with per-sample (size, H) and (size, W) bilinear weight matrices.
-    Measured at 32 px, batch 256, one CPU thread: 2 ms, versus 2 ms for
-    ``affine_grid + grid_sample`` (which bleeds across the crop border at up-sampling, so
-    it differs from torchvision by up to half a pixel step there) and 5 ms for
-    ``torchvision.ops.roi_align``.
+    antialias=antialias)`` per image to float rounding (~1e-7), borders included. Resampling
+    is separable, so the batch is two batched matrix products ``A_y @ x @ A_x^T`` with
+    per-sample (size, H) and (size, W) weight matrices.
+
+    Alternatives measured at 32 px, batch 256, one CPU thread: these matmuls 2.3 ms;
+    ``grid_sample`` 1.9 ms plus 4 ms for ``affine_grid``; ``torchvision.ops.roi_align``
+    5.3 ms; gathering the 2 taps per output pixel with ``index_select`` 1.2-1.5x slower than
+    the matmuls (strided copies and broadcasts are slow paths on the CPU). grid_sample and
+    roi_align also read across the crop border when up-sampling (so they differ from
+    torchvision there by up to half a pixel step) and cannot antialias.
     """
     if x.dtype == torch.uint8:
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"x must have shape (N, 3, H, W), got {tuple(x.shape)}")
     else:
         check_float_batch(x)
+    scratch = _scratch(scratch)
     n, c, h, w = x.shape
     out_h, out_w = (size, size) if isinstance(size, int) else size
     dtype = torch.float32 if x.dtype == torch.uint8 else x.dtype
@@ -128,14 +162,19 @@ def resized_crop(
     if boxes.shape != (n, 4):
         raise ValueError(f"boxes must have shape ({n}, 4) (top, left, height, width), got {tuple(boxes.shape)}")
     reverse = None if flip is None else flip.to(device=x.device, dtype=dtype)
-    a_y = _resample_matrix(boxes[:, 0], boxes[:, 2], h, out_h, antialias)  # (N, out_h, H)
-    a_x = _resample_matrix(boxes[:, 1], boxes[:, 3], w, out_w, antialias, reverse)  # (N, out_w, W)
+    a_y = _resample_matrix(boxes[:, 0], boxes[:, 2], h, out_h, antialias,
+                           scratch("crop.a_y", (n, out_h, h), boxes))
+    a_x = _resample_matrix(boxes[:, 1], boxes[:, 3], w, out_w, antialias,
+                           scratch("crop.a_x", (n, out_w, w), boxes), reverse)
     if x.dtype == torch.uint8:
-        a_y = a_y * (1.0 / 255.0)
-        x = x.to(dtype)
-    # (N, 3H, W) @ (N, W, out_w) -> (N, 3, H, out_w); then (N, 1, out_h, H) @ that
-    cols = torch.bmm(x.reshape(n, c * h, w), a_x.transpose(1, 2)).view(n, c, h, out_w)
-    return torch.matmul(a_y.unsqueeze(1), cols)
+        a_y.mul_(1.0 / 255.0)
+        x = scratch("crop.x", (n, c, h, w), boxes).copy_(x)
+    # columns: (N, 3H, W) @ (N, W, out_w) -> (N, 3, H, out_w)
+    cols = torch.bmm(x.reshape(n, c * h, w), a_x.transpose(1, 2), out=scratch("crop.cols", (n, c * h, out_w), boxes))
+    # rows, every channel: (N*3, out_h, H) @ (N*3, H, out_w) -> (N, 3, out_h, out_w)
+    a_y3 = scratch("crop.a_y3", (n, c, out_h, h), boxes).copy_(a_y.unsqueeze(1).expand(n, c, out_h, h))
+    out = torch.bmm(a_y3.view(n * c, out_h, h), cols.view(n * c, h, out_w))
+    return out.view(n, c, out_h, out_w)
 
 
 def hflip(x: Tensor, mask: Tensor) -> Tensor:
@@ -172,10 +211,8 @@ def _grid(theta: Tensor, height: int, width: int) -> Tensor:
     """affine_grid(theta, (N, C, H, W), align_corners=False), as one small matmul."""
     xs = (torch.arange(width, device=theta.device, dtype=theta.dtype) * 2 + 1) / width - 1
     ys = (torch.arange(height, device=theta.device, dtype=theta.dtype) * 2 + 1) / height - 1
-    base = torch.stack(
-        [xs.expand(height, width), ys[:, None].expand(height, width), torch.ones(height, width, device=theta.device, dtype=theta.dtype)],
-        dim=-1,
-    )  # (H, W, 3)
+    ones = torch.ones(height, width, device=theta.device, dtype=theta.dtype)
+    base = torch.stack([xs.expand(height, width), ys[:, None].expand(height, width), ones], dim=-1)  # (H, W, 3)
     return torch.matmul(base.view(1, height * width, 3), theta.transpose(1, 2)).view(-1, height, width, 2)
 
 
@@ -233,90 +270,119 @@ def elastic(x: Tensor, displacement: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- colour
 
 
-def rgb_to_grayscale(x: Tensor) -> Tensor:
+def _own(x: Tensor, inplace: bool) -> Tensor:
+    check_float_batch(x)
+    return x if inplace else x.clone()
+
+
+def rgb_to_grayscale(x: Tensor, out: Tensor | None = None) -> Tensor:
     """(N, 1, H, W) luma 0.2989 R + 0.587 G + 0.114 B, as torchvision's rgb_to_grayscale."""
     r, g, b = x.unbind(dim=1)
-    return r.mul(GRAY_WEIGHTS[0]).add_(g, alpha=GRAY_WEIGHTS[1]).add_(b, alpha=GRAY_WEIGHTS[2]).unsqueeze(1)
+    gray = torch.mul(r, GRAY_WEIGHTS[0], out=out.view_as(r) if out is not None else None)
+    return gray.add_(g, alpha=GRAY_WEIGHTS[1]).add_(b, alpha=GRAY_WEIGHTS[2]).view(x.shape[0], 1, *x.shape[2:])
 
 
-def adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
+def adjust_brightness(x: Tensor, factor: Tensor, *, inplace: bool = False) -> Tensor:
     """x * factor, clamped to [0, 1]; factor (N,) >= 0 (torchvision adjust_brightness)."""
-    check_float_batch(x)
-    return x.mul(_per_sample(factor, x, "factor")).clamp_(0.0, 1.0)
+    x = _own(x, inplace)
+    return x.mul_(_per_sample(factor, x, "factor")).clamp_(0.0, 1.0)
 
 
-def adjust_contrast(x: Tensor, factor: Tensor) -> Tensor:
+def adjust_contrast(x: Tensor, factor: Tensor, *, inplace: bool = False) -> Tensor:
     """Blend each image with the mean of its grayscale image (torchvision adjust_contrast).
 
-    The per-image mean of the luma equals the luma of the per-channel means, which is a
-    (N, 3) reduction instead of a full grayscale image.
+    The mean of the luma is the luma of the per-channel means: a (N, 3) reduction instead of
+    a grayscale image.
     """
-    check_float_batch(x)
+    x = _own(x, inplace)
     f = _per_sample(factor, x, "factor")
     weights = torch.tensor(GRAY_WEIGHTS, dtype=x.dtype, device=x.device)
     mean = (x.mean(dim=(2, 3)) @ weights).view(-1, 1, 1, 1)  # (N, 1, 1, 1)
-    return x.mul(f).add_(mean * (1.0 - f)).clamp_(0.0, 1.0)
+    return x.mul_(f).add_(mean * (1.0 - f)).clamp_(0.0, 1.0)
 
 
-def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
+def adjust_saturation(x: Tensor, factor: Tensor, *, inplace: bool = False, scratch: Scratch | None = None) -> Tensor:
     """Blend each pixel with its grayscale value (torchvision adjust_saturation)."""
-    check_float_batch(x)
+    x = _own(x, inplace)
+    n, _, h, w = x.shape
     f = _per_sample(factor, x, "factor")
-    gray = rgb_to_grayscale(x).mul_(1.0 - f)  # (N, 1, H, W)
-    return x.mul(f).add_(gray).clamp_(0.0, 1.0)
+    gray = rgb_to_grayscale(x, out=_scratch(scratch)("gray", (n, 1, h, w), x)).mul_(1.0 - f)
+    return x.mul_(f).add_(gray).clamp_(0.0, 1.0)
 
 
-def adjust_hue(x: Tensor, factor: Tensor) -> Tensor:
+def adjust_hue(x: Tensor, factor: Tensor, *, inplace: bool = False, scratch: Scratch | None = None) -> Tensor:
     """Shift the hue by ``factor`` (N,) in [-0.5, 0.5] turns (torchvision adjust_hue).
 
     torchvision converts RGB -> HSV, adds the factor to H modulo 1 and converts back. The
-    round trip keeps max(R, G, B) and min(R, G, B); with chroma C = max - min and the hue
-    h in sixths of a turn, channel n in (R, G, B) = (5, 3, 1) comes back as
-    ``min + C * clamp(|k - 2| - 1, 0, 1)`` with ``k = (n + 6 h) mod 6``: the closed form of
-    the same HSV -> RGB map (equal to float rounding), vectorised without a gather.
+    round trip keeps max(R, G, B) and min(R, G, B); with chroma C = max - min and the hue in
+    sixths of a turn h6, channel n of (R, G, B) = (5, 3, 1) comes back as
+    ``min + C * clamp(|k - 2| - 1, 0, 1)`` with ``k = (n + h6) mod 6``: the closed form of
+    the same HSV -> RGB map (equal to float rounding), without a gather.
     """
-    check_float_batch(x)
+    x = _own(x, inplace)
+    scratch = _scratch(scratch)
+    n, _, h, w = x.shape
     f = _per_sample(factor, x, "factor").view(-1, 1, 1)  # (N, 1, 1)
+    plane = lambda name: scratch("hue." + name, (n, h, w), x)
     r, g, b = x.unbind(dim=1)  # (N, H, W) each
-    maxc = torch.maximum(torch.maximum(r, g), b)
-    minc = torch.minimum(torch.minimum(r, g), b)
-    chroma = maxc - minc
-    # where chroma == 0 the numerators below are 0 too, so any finite divisor will do
-    inv_chroma = chroma.clamp_min(1e-12).reciprocal_()
+    maxc = torch.maximum(torch.maximum(r, g, out=plane("max")), b, out=plane("max"))
+    minc = torch.minimum(torch.minimum(r, g, out=plane("min")), b, out=plane("min"))
+    chroma = torch.sub(maxc, minc, out=plane("chroma"))
     # which channel holds the max, ties broken R, then G, then B as in torchvision
-    is_r = torch.eq(maxc, r, out=torch.empty_like(maxc))
-    is_g = torch.eq(maxc, g, out=torch.empty_like(maxc)).mul_(1.0 - is_r)
-    is_b = (1.0 - is_r).sub_(is_g)
-    h6 = (g - b).mul_(is_r).add_((b - r).mul_(is_g)).add_((r - g).mul_(is_b)).mul_(inv_chroma)
-    h6 = h6.add_(is_g, alpha=2.0).add_(is_b, alpha=4.0)  # hue in sixths, in [-1, 5]
+    is_r = torch.eq(maxc, r, out=plane("is_r"))
+    is_g = torch.eq(maxc, g, out=plane("is_g")).sub_(is_r).clamp_min_(0.0)
+    is_b = torch.add(is_r, is_g, out=plane("is_b")).neg_().add_(1.0)
+    # chroma * h6 = (G - B) if R is max, (B - R) + 2 C if G, (R - G) + 4 C if B
+    h6 = torch.sub(g, b, out=plane("h6")).mul_(is_r)
+    term = plane("term")
+    h6.add_(torch.sub(b, r, out=term).mul_(is_g)).add_(torch.sub(r, g, out=term).mul_(is_b))
+    # where chroma == 0 the sum above is 0 too, so any finite divisor will do
+    h6.div_(torch.clamp(chroma, min=1e-12, out=term))
+    h6.add_(is_g, alpha=2.0).add_(is_b, alpha=4.0)  # in [-1, 5]
     turns = h6.mul_(1.0 / 6.0).add_(f + 1.0)  # shifted hue in turns, positive
+    # the result overwrites x: k = 6 * frac(turns + n / 6) for n = 5, 3, 1
     offsets = torch.tensor([5.0 / 6.0, 3.0 / 6.0, 1.0 / 6.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    k = (turns.unsqueeze(1) + offsets).frac_().mul_(6.0)  # (N, 3, H, W), in [0, 6)
-    y = k.sub_(2.0).abs_().sub_(1.0).clamp_(0.0, 1.0)
-    return y.mul_(chroma.unsqueeze(1)).add_(minc.unsqueeze(1))
+    torch.add(turns.unsqueeze(1), offsets, out=x).frac_().mul_(6.0)
+    x.sub_(2.0).abs_().sub_(1.0).clamp_(0.0, 1.0)
+    return x.mul_(chroma.unsqueeze(1)).add_(minc.unsqueeze(1))
 
 
 def color_jitter(
     x: Tensor, brightness: Tensor | None, contrast: Tensor | None, saturation: Tensor | None,
-    hue: Tensor | None, order: tuple[int, ...] = (0, 1, 2, 3),
+    hue: Tensor | None, order: tuple[int, ...] = (0, 1, 2, 3), *, inplace: bool = False,
+    scratch: Scratch | None = None,
 ) -> Tensor:
     """Apply the four colour adjustments in ``order`` (0 brightness .. 3 hue); None skips one.
 
     torchvision's ColorJitter draws a random order per image; here ``order`` is one
     permutation shared by the batch (the batched ColorJitter draws it per batch).
     """
-    ops = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
-    factors = (brightness, contrast, saturation, hue)
+    x = _own(x, inplace)
+    scratch = _scratch(scratch)
     for index in order:
-        if factors[index] is not None:
-            x = ops[index](x, factors[index])
+        if index == 0 and brightness is not None:
+            adjust_brightness(x, brightness, inplace=True)
+        elif index == 1 and contrast is not None:
+            adjust_contrast(x, contrast, inplace=True)
+        elif index == 2 and saturation is not None:
+            adjust_saturation(x, saturation, inplace=True, scratch=scratch)
+        elif index == 3 and hue is not None:
+            adjust_hue(x, hue, inplace=True, scratch=scratch)
     return x
 
 
-def grayscale(x: Tensor, mask: Tensor) -> Tensor:
-    """Replace the samples where ``mask`` is True by their 3-channel luma (torchvision rgb_to_grayscale)."""
-    check_float_batch(x)
-    return torch.lerp(x, rgb_to_grayscale(x).expand_as(x), _mask_weight(mask, x))
+def grayscale(x: Tensor, mask: Tensor | None = None, *, inplace: bool = False,
+              scratch: Scratch | None = None) -> Tensor:
+    """The 3-channel luma of the samples where ``mask`` is True, of all when it is None.
+
+    torchvision ``F.rgb_to_grayscale(img, num_output_channels=3)``.
+    """
+    x = _own(x, inplace)
+    n, _, h, w = x.shape
+    gray = rgb_to_grayscale(x, out=_scratch(scratch)("gray", (n, 1, h, w), x)).expand_as(x)
+    if mask is None:
+        return x.copy_(gray)
+    return torch.lerp(x, gray, _mask_weight(mask, x), out=x)
 
 
 def _gaussian_kernels(sigma: Tensor, kernel_size: int) -> Tensor:
@@ -357,30 +423,36 @@ def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int, mask: Tensor | Non
     return blur_channels(x, sigma, kernel_size)
 
 
-def solarize(x: Tensor, mask: Tensor, threshold: float = 0.5) -> Tensor:
-    """Invert (1 - x) the pixels >= ``threshold`` of the samples where ``mask`` is True.
+def solarize(x: Tensor, mask: Tensor | None = None, threshold: float = 0.5, *, inplace: bool = False,
+             scratch: Scratch | None = None) -> Tensor:
+    """Invert (1 - x) the pixels >= ``threshold`` of the samples where ``mask`` is True (all if None).
 
     torchvision ``F.solarize(img, threshold)``. For images converted from uint8, 0.5 inverts
     exactly the pixels >= 128, as PIL's ``ImageOps.solarize`` in the official BYOL /
     Barlow Twins / VICReg / DINO code.
     """
-    check_float_batch(x)
-    step = torch.ge(x, threshold, out=torch.empty_like(x)).mul_(_mask_weight(mask, x))
-    return torch.lerp(x, 1.0 - x, step)
+    x = _own(x, inplace)
+    scratch = _scratch(scratch)
+    step = torch.ge(x, threshold, out=scratch("solarize.step", x.shape, x))  # 1.0 where inverted
+    if mask is not None:
+        step.mul_(_mask_weight(mask, x))
+    inverted = torch.sub(1.0, x, out=scratch("solarize.inverted", x.shape, x))
+    return torch.lerp(x, inverted, step, out=x)  # exact: weights are 0 or 1
 
 
-def gaussian_noise(x: Tensor, std: Tensor, noise: Tensor) -> Tensor:
+def gaussian_noise(x: Tensor, std: Tensor, noise: Tensor, *, inplace: bool = False) -> Tensor:
     """x + std * noise, clamped to [0, 1]; std (N,), noise a standard normal (N, 3, H, W).
 
     torchvision ``F.gaussian_noise(img, mean=0, sigma=std, clip=True)`` with its
     ``randn_like`` draw passed in as ``noise``.
     """
-    check_float_batch(x)
+    x = _own(x, inplace)
     if noise.shape != x.shape:
         raise ValueError(f"noise must have the shape of x {tuple(x.shape)}, got {tuple(noise.shape)}")
-    return torch.addcmul(x, noise, _per_sample(std, x, "std")).clamp_(0.0, 1.0)
+    return x.addcmul_(noise, _per_sample(std, x, "std")).clamp_(0.0, 1.0)
 
 
-def normalize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+def normalize(x: Tensor, mean: Tensor, std: Tensor, *, inplace: bool = False) -> Tensor:
     """(x - mean) / std per channel; mean, std (3,) tensors (torchvision normalize)."""
-    return x.sub(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
+    x = _own(x, inplace)
+    return x.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))

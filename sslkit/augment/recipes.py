@@ -39,8 +39,8 @@ fallback, and a ``min_object_covered=0.1`` constraint that is always met without
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -115,7 +115,7 @@ def _views(name: str, image_size: int, n_local: int, local_size: int | None,
         global_view = replace(byol_like, crop_scale=(0.4, 1.0))
         if local_size is None:
             # the official 96/224 of the global size, rounded to a multiple of 8 (16 px at 32)
-            local_size = max(8, int(round(image_size * 96 / 224 / 8)) * 8)
+            local_size = max(8, round(image_size * 96 / 224 / 8) * 8)
         local = replace(global_view, size=local_size, crop_scale=tuple(local_crop_scale), blur=0.5)
         views = [replace(global_view, blur=1.0), replace(global_view, blur=0.1, solarize=0.2)] + [local] * n_local
     elif name == "aae":
@@ -155,7 +155,9 @@ def recipe_views(name: str, image_size: int, **overrides) -> list[ViewSpec]:
     allowed = spec_fields | (set(RECIPE_OPTIONS) if name == "dino" else set())
     unknown = set(overrides) - allowed
     if unknown:
-        raise ValueError(f"unknown override(s) {sorted(unknown)} for recipe {name!r}; valid: {', '.join(sorted(allowed))}")
+        raise ValueError(
+            f"unknown override(s) {sorted(unknown)} for recipe {name!r}; valid: {', '.join(sorted(allowed))}"
+        )
     n_local = int(overrides.pop("n_local", 8))
     if n_local < 0:
         raise ValueError(f"n_local must be >= 0, got {n_local}")
@@ -180,29 +182,36 @@ def recipe_views(name: str, image_size: int, **overrides) -> list[ViewSpec]:
 # ----------------------------------------------------------------------------- batched
 
 
-def batched_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float]) -> B.ViewPipeline:
-    """The batched ViewPipeline of one ViewSpec (the order of ops is the official one)."""
+def batched_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float],
+                 structure: ViewSpec | None = None) -> B.ViewPipeline:
+    """The batched ViewPipeline of one ViewSpec, ops in the official order.
+
+    An op is present when its probability in ``structure`` (default: ``spec``) is > 0, and
+    draws with the probability of ``spec`` (possibly 0): pipelines built on one structure
+    have the same ops, so their parameters can be merged (see ``Recipe``).
+    """
+    structure = structure or spec
     augs: list[B.BatchedAugmentation] = []
     if spec.crop_scale is not None:
         augs.append(B.RandomResizedCrop(spec.size, scale=spec.crop_scale, ratio=spec.crop_ratio))
     else:
         augs.append(B.Resize(spec.size))
-    if spec.flip > 0:
+    if structure.flip > 0:
         augs.append(B.HorizontalFlip(spec.flip))
     if spec.rotation > 0 or spec.translate > 0 or spec.affine_scale is not None:
         augs.append(B.RandomAffine(spec.rotation, (spec.translate, spec.translate) if spec.translate > 0 else None,
                                    spec.affine_scale))
     if spec.elastic_alpha > 0:
         augs.append(B.ElasticTransform(spec.elastic_alpha, spec.elastic_sigma))
-    if spec.color_jitter > 0 and (spec.brightness or spec.contrast or spec.saturation or spec.hue):
+    if structure.color_jitter > 0 and (spec.brightness or spec.contrast or spec.saturation or spec.hue):
         augs.append(B.ColorJitter(spec.brightness, spec.contrast, spec.saturation, spec.hue, p=spec.color_jitter))
-    if spec.grayscale > 0:
+    if structure.grayscale > 0:
         augs.append(B.RandomGrayscale(spec.grayscale))
-    if spec.blur > 0:
+    if structure.blur > 0:
         augs.append(B.GaussianBlur(spec.blur, spec.blur_sigma, B.blur_kernel_size(spec.size)))
-    if spec.solarize > 0:
+    if structure.solarize > 0:
         augs.append(B.Solarize(spec.solarize))
-    if spec.noise > 0:
+    if structure.noise > 0:
         augs.append(B.GaussianNoise(spec.noise_std, spec.noise))
     return B.ViewPipeline(augs, mean, std)
 
@@ -210,35 +219,49 @@ def batched_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float]) ->
 class Recipe:
     """``recipe(x, generator) -> list[Tensor]``: the normalised float views of a uint8 batch.
 
-    Consecutive identical views (DINO's local crops) run as one pipeline call on the batch
-    repeated, each copy with its own parameters.
+    Views that differ only in their probabilities (BYOL's two views, DINO's two global views,
+    DINO's local views) run as one batched call on the batch repeated: each view draws its
+    parameters from its own spec, the parameters are concatenated, and the ops run once
+    (half the op calls for a two-view recipe, and larger ops).
     """
 
     def __init__(self, name: str, views: list[ViewSpec], mean: Sequence[float], std: Sequence[float]):
         self.name = name
         self.views = views
-        self.groups: list[tuple[B.ViewPipeline, int]] = []  # (pipeline, number of views)
+        by_structure: dict[ViewSpec, list[int]] = {}
         for index, spec in enumerate(views):
-            if index > 0 and views[index - 1] == spec:
-                pipeline, count = self.groups[-1]
-                self.groups[-1] = (pipeline, count + 1)
-            else:
-                self.groups.append((batched_view(spec, mean, std), 1))
+            by_structure.setdefault(replace(spec, **{p: 0.0 for p in PROBABILITIES}), []).append(index)
+        # (pipeline that applies, one sampling pipeline per view, view indices)
+        self.groups: list[tuple[B.ViewPipeline, list[B.ViewPipeline], list[int]]] = []
+        for indices in by_structure.values():
+            members = [views[i] for i in indices]
+            union = replace(members[0], **{p: max(getattr(m, p) for m in members) for p in PROBABILITIES})
+            samplers = [batched_view(m, mean, std, structure=union) for m in members]
+            self.groups.append((batched_view(union, mean, std), samplers, indices))
 
     def __len__(self) -> int:
-        return sum(count for _, count in self.groups)
+        return len(self.views)
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> list[Tensor]:
         B.check_images(x)
         B.check_generator(generator, x)
-        out: list[Tensor] = []
-        for pipeline, count in self.groups:
-            batch = x if count == 1 else x.repeat(count, 1, 1, 1)
-            out.extend(pipeline(batch, generator).chunk(count) if count > 1 else [pipeline(batch, generator)])
+        n, size = x.shape[0], tuple(x.shape[-2:])
+        out: list[Tensor | None] = [None] * len(self.views)
+        for pipeline, samplers, indices in self.groups:
+            params = [s.sample_params(n, generator, x.device, size) for s in samplers]
+            if len(samplers) == 1:
+                views = [pipeline.apply(x, params[0])]
+            else:
+                merged = [type(aug).merge_params([p[j] for p in params])
+                          for j, aug in enumerate(pipeline.augmentations)]
+                views = pipeline.apply(x.repeat(len(samplers), 1, 1, 1), merged).chunk(len(samplers))
+            for index, view in zip(indices, views):
+                out[index] = view
         return out
 
     def __repr__(self) -> str:
-        return f"Recipe({self.name!r}, views={len(self)}, pipelines={[(p, c) for p, c in self.groups]})"
+        groups = "\n".join(f"views {indices}: {pipeline!r}" for pipeline, _, indices in self.groups)
+        return f"Recipe({self.name!r}, {len(self)} views,\n{groups})"
 
 
 def build_recipe(name: str, image_size: int, mean: Sequence[float], std: Sequence[float], **overrides) -> Recipe:
@@ -280,8 +303,8 @@ def torchvision_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float]
     if spec.flip > 0:
         ops.append(v2.RandomHorizontalFlip(spec.flip))
     if spec.rotation > 0 or spec.translate > 0 or spec.affine_scale is not None:
-        ops.append(v2.RandomAffine(spec.rotation, translate=(spec.translate, spec.translate) if spec.translate > 0 else None,
-                                   scale=spec.affine_scale, interpolation=bilinear))
+        translate = (spec.translate, spec.translate) if spec.translate > 0 else None
+        ops.append(v2.RandomAffine(spec.rotation, translate=translate, scale=spec.affine_scale, interpolation=bilinear))
     if spec.elastic_alpha > 0:
         ops.append(v2.ElasticTransform(spec.elastic_alpha, spec.elastic_sigma, interpolation=bilinear))
     if spec.color_jitter > 0 and (spec.brightness or spec.contrast or spec.saturation or spec.hue):

@@ -1,12 +1,26 @@
-"""One file per method; `METHODS` maps the command-line name to its MethodSpec."""
+"""One file per method; `METHODS` maps the command-line name to its MethodSpec.
+
+The order is the course's: chapter 2 (AAE) to chapter 11 (W-MSE, TWIST, CorInfoMax).
+"""
 
 from __future__ import annotations
 
+from sslkit.methods import (aae, amdim, barlow_twins, byol, corinfomax, dino,
+                            self_classifier, simsiam, twist, vicreg, wmse)
 from sslkit.methods.spec import MethodSpec, StepOutput
-from sslkit.methods import vicreg
 
 METHODS: dict[str, MethodSpec] = {
+    "aae": aae.SPEC,
+    "amdim": amdim.SPEC,
+    "byol": byol.SPEC,
+    "simsiam": simsiam.SPEC,
+    "dino": dino.SPEC,
+    "selfclassifier": self_classifier.SPEC,
+    "barlowtwins": barlow_twins.SPEC,
     "vicreg": vicreg.SPEC,
+    "wmse": wmse.SPEC,
+    "twist": twist.SPEC,
+    "corinfomax": corinfomax.SPEC,
 }
 
 

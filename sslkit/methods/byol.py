@@ -45,14 +45,14 @@ class BYOLConfig:
     # "gn" (GroupNorm, Richemond et al. 2020, arXiv 2010.10241: no batch statistics)
     projector_norm: str = "bn"
     predictor_norm: str = "bn"
-    predictor: bool = True  # False: no predictor, p = z (paper Table 5b: collapses)
+    predictor: bool = True  # False: no predictor, p = z (paper Sec. 5, Table 5: collapses)
     # tau_base 0.996: paper Sec. 3.3 (configs/byol.py uses 0.99 for 300 epochs and 0.97 for
     # 40; the short profiles below use 0.99, as solo-learn's cifar/byol.yaml does)
     tau_base: float = 0.996
-    # "cosine": tau_t = 1 - (1 - tau_base) (cos(pi t / T) + 1) / 2, paper Sec. 3.2 and
-    # official schedules.target_ema; "constant": tau_t = tau_base (the EMA-rate sweep of
-    # paper Table 5a: tau = 0 copies the online weights each step, tau = 1 freezes a random
-    # target)
+    # "cosine": tau_t = 1 - (1 - tau_base) (cos(pi t / T) + 1) / 2, paper Sec. 3.3 and
+    # official schedules.target_ema; "constant": tau_t = tau_base, for the EMA-rate sweep
+    # of paper Sec. 5, Table 5 (tau = 0 copies the online weights every step, tau = 1
+    # freezes the random initial target)
     tau_schedule: str = "cosine"
 
 

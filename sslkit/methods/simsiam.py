@@ -39,7 +39,7 @@ class SimSiamConfig:
     # ResNet-50) for the hidden layers, which would be 256 on SmallCNN, so it is a field here
     proj_hidden_dim: int = 2048
     dim: int = 2048      # z and p dimension: builder.py `dim`, main_simsiam.py --dim 2048
-    pred_dim: int = 512  # predictor bottleneck: builder.py `pred_dim` (paper Sec. 3, 4.4)
+    pred_dim: int = 512  # predictor bottleneck: builder.py `pred_dim` (paper Sec. 3)
     # True: D(p, sg(z)) as the paper; False: the ablation of Sec. 4.1 (collapses)
     stop_gradient: bool = True
     # "mlp": the paper's predictor; "none": p = z; "fixed_random": the predictor stays at its

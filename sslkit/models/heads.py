@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .norm import GN_GROUPS
+
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
 
@@ -35,7 +36,7 @@ def _norm1d(norm: str, dim: int) -> nn.Module:
         return nn.BatchNorm1d(dim, affine=False)
     if norm == "gn":
         return nn.GroupNorm(GN_GROUPS, dim)
-    raise ValueError(f"unknown norm {norm!r}; valid: bn, bn_noaffine (last only), gn, none")
+    raise ValueError(f"unknown norm {norm!r}; valid: bn, bn_noaffine, gn")
 
 
 def mlp(dims: Sequence[int], *, norm: str = "bn", last_norm: str | None = None,

@@ -12,6 +12,7 @@ machine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import platform
@@ -28,8 +29,7 @@ import torch
 from torch import nn
 
 import sslkit
-from sslkit import augment, data as sdata, evaluate, models
-from sslkit.methods import METHODS, get_method
+from sslkit import augment, data as sdata, distributed, evaluate, models
 from sslkit.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sslkit.train.config import TrainConfig
 from sslkit.train.optim import build_optimizer
@@ -150,9 +150,20 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     calling `train` again with the same config resumes from it. `train_data` / `test_data`
     override `cfg.data` (for experiments on custom data, e.g. a variant of the shapes set).
     """
+    from sslkit.methods import get_method  # late: method files import sslkit.train.schedules
+
     spec = get_method(cfg.method)
     cfg = cfg.resolved(spec.train_defaults)
+    world, rank = distributed.world_size(), distributed.rank()
     device = resolve_device(cfg.device)
+    if world > 1:
+        device = distributed.init_from_env(device.type)  # cuda:LOCAL_RANK or cpu (gloo)
+        if cfg.batch_size % world:
+            raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of "
+                             f"processes ({world}): each takes batch_size / {world} images.")
+        if "gather" in {f.name for f in dataclasses.fields(spec.config)}:
+            # batch-statistics losses see the whole global batch, as in one process
+            cfg = dataclasses.replace(cfg, method_args={"gather": True, **cfg.method_args})
     use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
     channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
 
@@ -184,11 +195,18 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     optimizer = build_optimizer(cfg.optimizer, method, lr=float(lr_schedule[0]),
                                 weight_decay=cfg.weight_decay)
     method.on_train_start(cfg.steps)
-    step_fn = torch.compile(method) if cfg.compile else method
+    step_fn = method
+    if world > 1:
+        # SyncBatchNorm: BYOL/SimSiam heads normalise over the global batch (official code)
+        method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
+        step_fn = nn.parallel.DistributedDataParallel(
+            method, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        step_fn = torch.compile(step_fn)
 
     history: list[dict[str, float]] = []
     start_step, wall_before = 0, 0.0
-    out = Path(cfg.out) if cfg.out else None
+    out = Path(cfg.out) if cfg.out and rank == 0 else None  # one writer
     ckpt_path = out / "checkpoint.pt" if out else None
     if out and resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
@@ -221,7 +239,7 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
 
     images = train_data.images.to(device)  # uint8 is 4x smaller than float: keep it resident
     bar = None
-    if progress:
+    if progress and rank == 0:
         from tqdm.auto import tqdm  # works in terminals and notebooks
         bar = tqdm(total=cfg.steps, initial=start_step, desc=f"{cfg.method} [{cfg.profile}]",
                    dynamic_ncols=True)
@@ -239,7 +257,7 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
                              f"to resume" if ckpt_path else "no --out folder, nothing saved")
                     raise KeyboardInterrupt(f"interrupted after step {completed} ({where})")
                 output = _train_step(method, step_fn, recipe, optimizer, images, lr_schedule,
-                                     cfg, step, device, autocast, channels_last)
+                                     cfg, step, device, autocast, channels_last, rank, world)
                 completed = step + 1
                 last = completed == cfg.steps
                 if completed % cfg.log_every == 0 or last or step == 0:
@@ -274,14 +292,16 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
 
 
 def _train_step(method, step_fn, recipe, optimizer, images, lr_schedule, cfg, step, device,
-                autocast, channels_last):
-    """One optimiser step; randomness comes only from (seed, step)."""
+                autocast, channels_last, rank=0, world=1):
+    """One optimiser step; randomness comes only from (seed, step, rank)."""
     for group in optimizer.param_groups:
         group["lr"] = float(lr_schedule[step])
-    idx = _epoch_batch(len(images), cfg.batch_size, cfg.seed, step)
+    # every process draws the same global batch and keeps its own interleaved share
+    idx = _epoch_batch(len(images), cfg.batch_size, cfg.seed, step)[rank::world]
     x = images[idx.to(device)]
-    torch.manual_seed(_step_seed(cfg.seed, step))  # dropout, drop-path, ...
-    g = torch.Generator(device=device).manual_seed(_step_seed(cfg.seed, step))
+    seed = _step_seed(cfg.seed, step) + rank
+    torch.manual_seed(seed)  # dropout, drop-path, ...
+    g = torch.Generator(device=device).manual_seed(seed)
     views = recipe(x, g)
     if channels_last:
         views = [v.contiguous(memory_format=torch.channels_last) for v in views]

@@ -1,0 +1,117 @@
+"""What the notebooks share: the setup cell's logic and a few plots.
+
+Kept in the package (not in the notebooks) so that all chapters set up, seed and plot the
+same way, and so that a reader on Colab gets the same behaviour as on a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import torch
+
+from sslkit.experiments import current_profile
+
+# The one place the repository is named in code; tests check it equals _config.yml's.
+REPOSITORY = "https://github.com/sslkit/sslkit"
+
+
+@dataclass(frozen=True)
+class Setup:
+    profile: str
+    device: torch.device
+    seed: int
+
+    def __str__(self) -> str:
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" \
+            else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+        return f"profile={self.profile}  device={name}  seed={self.seed}  torch={torch.__version__}"
+
+
+def install_on_colab() -> None:
+    """On Colab, install sslkit from the repository (a no-op everywhere else)."""
+    if "google.colab" not in sys.modules:
+        return
+    try:
+        import sslkit  # noqa: F401  (already there: a re-run of the cell)
+        return
+    except ImportError:
+        pass
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"sslkit @ git+{REPOSITORY}"], check=True)
+
+
+def setup(seed: int = 0) -> Setup:
+    """Seed everything and pick the run size: `SSLKIT_PROFILE`, else gpu/cpu by hardware."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    profile = current_profile()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    import matplotlib
+    matplotlib.rcParams.update({"figure.dpi": 90, "savefig.dpi": 90, "figure.figsize": (7, 3.2),
+                                "axes.spines.top": False, "axes.spines.right": False})
+    return Setup(profile=profile, device=device, seed=seed)
+
+
+def show_images(images: torch.Tensor, *, nrow: int = 8, title: str | None = None, ax=None,
+                mean=None, std=None):
+    """A grid of uint8 (N, 3, H, W) images, or normalised float views with mean/std given."""
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    x = images.detach().cpu()
+    if x.dtype != torch.uint8:
+        if mean is not None:
+            x = x * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(1, 3, 1, 1)
+        x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    grid = make_grid(x, nrow=nrow, padding=1, pad_value=255)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(nrow, 12), 1.1 * ((len(x) + nrow - 1) // nrow)))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_curves(experiments: dict, quantity: str, *, ax=None, reference: float | None = None,
+                reference_label: str | None = None, logy: bool = False, title: str | None = None):
+    """One line per experiment of a logged quantity against the step."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    for label, exp in experiments.items():
+        steps, values = exp.series(quantity)
+        ax.plot(steps, values, label=label)
+    if reference is not None:
+        ax.axhline(reference, color="gray", ls="--", lw=1, label=reference_label)
+    ax.set_xlabel("step")
+    ax.set_ylabel(quantity)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    return ax
+
+
+def results_table(experiments: dict, columns=("knn_top1", "std_l2", "rank")) -> str:
+    """A Markdown table of final metrics, with where each number came from."""
+    head = "| run | " + " | ".join(columns) + " | profile | device | train time |"
+    rule = "|---" * (len(columns) + 4) + "|"
+    rows = [head, rule]
+    for label, exp in experiments.items():
+        cells = [f"{exp.metrics.get(c, float('nan')):.3f}" for c in columns]
+        rows.append(f"| {label} | " + " | ".join(cells) +
+                    f" | {exp.profile} | {exp.device} | {exp.wall_s:.0f} s |")
+    return "\n".join(rows)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "") not in ("", "0", "false")
