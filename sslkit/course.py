@@ -115,3 +115,20 @@ def results_table(experiments: dict, columns=("knn_top1", "std_l2", "rank")) -> 
 
 def in_ci() -> bool:
     return os.environ.get("CI", "") not in ("", "0", "false")
+
+
+def show_source(obj) -> "object":
+    """The package's own source of `obj`, shown as a code block (the book never copies code)."""
+    import inspect
+
+    from IPython.display import Markdown
+
+    return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
+
+
+def verdict(claim: str, reproduced: bool, evidence: str) -> str:
+    """One line that says whether our run reproduced a claim, with the numbers behind it."""
+    mark = "REPRODUCED" if reproduced else "NOT REPRODUCED"
+    line = f"[{mark}] {claim} — {evidence}"
+    print(line)
+    return line

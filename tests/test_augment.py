@@ -377,6 +377,15 @@ def test_recipe_statistics_match_torchvision_recipe():
         assert ((a.mean(0) - b.mean(0)).abs() < 5 * b.std(0) / math.sqrt(len(b))).all()
 
 
+def test_merged_views_equal_views_run_alone(images):
+    # BYOL's two views run as one call; the first view is what its own pipeline gives alone
+    from sslkit.augment.recipes import batched_view
+
+    first = build_recipe("byol", 32, MEAN, STD)(images, gen(5))[0]
+    alone = batched_view(recipe_views("byol", 32)[0], MEAN, STD)(images, gen(5))
+    torch.testing.assert_close(first, alone, atol=ATOL, rtol=0)
+
+
 def test_views_survive_the_next_call(images):
     # the pipelines reuse scratch memory between calls; what they return must not be part of it
     recipe = build_recipe("byol", 32, MEAN, STD)

@@ -31,7 +31,13 @@ def _uniform(low: float, high: float, n: int, generator: torch.Generator, device
 
 
 def _bernoulli(p: float, n: int, generator: torch.Generator, device) -> Tensor:
-    """(n,) bool, True with probability p (torchvision's ``torch.rand(1) < p``)."""
+    """(n,) bool, True with probability p (torchvision's ``torch.rand(1) < p``).
+
+    p <= 0 draws nothing: an op switched off in one view of a merged call (see Recipe) leaves
+    that view's random stream as it would be without the op.
+    """
+    if p <= 0:
+        return torch.zeros(n, dtype=torch.bool, device=device)
     return torch.rand(n, generator=generator, device=device) < p
 
 
@@ -288,6 +294,8 @@ class ColorJitter(BatchedAugmentation):
     def _factor(self, value_range, identity, apply, n, generator, device):
         if value_range is None:
             return None
+        if self.p <= 0:
+            return torch.full((n,), identity, device=device)
         factor = _uniform(*value_range, n, generator, device)
         return torch.where(apply, factor, torch.full_like(factor, identity))
 
@@ -299,17 +307,18 @@ class ColorJitter(BatchedAugmentation):
             "contrast": self._factor(self.contrast, 1.0, apply, n, generator, device),
             "saturation": self._factor(self.saturation, 1.0, apply, n, generator, device),
             "hue": self._factor(self.hue, 0.0, apply, n, generator, device),
-            "order": torch.randperm(4, generator=generator, device=device),
+            "order": torch.randperm(4, generator=generator, device=device) if self.p > 0 else None,
         }
 
     @staticmethod
     def merge_params(params):
         merged = BatchedAugmentation.merge_params([{k: v for k, v in p.items() if k != "order"} for p in params])
-        merged["order"] = params[0]["order"]  # one order for the merged batch
+        # one order for the merged batch: the first drawn one
+        merged["order"] = next((p["order"] for p in params if p["order"] is not None), None)
         return merged
 
     def apply(self, x, params, *, inplace=False, scratch=None):
-        if self.p <= 0:
+        if self.p <= 0 or params["order"] is None:
             return x
         order = tuple(params["order"].tolist())
         return F.color_jitter(x, params["brightness"], params["contrast"], params["saturation"],
@@ -353,8 +362,10 @@ class GaussianBlur(BatchedAugmentation):
         self.kernel_size = kernel_size
 
     def sample_params(self, n, generator, device=None, image_size=None):
-        return {"mask": _bernoulli(self.p, n, generator, device),
-                "sigma": _uniform(*self.sigma, n, generator, device)}
+        mask = _bernoulli(self.p, n, generator, device)
+        if self.p <= 0:
+            return {"mask": mask, "sigma": torch.full((n,), self.sigma[0], device=device)}
+        return {"mask": mask, "sigma": _uniform(*self.sigma, n, generator, device)}
 
     def apply(self, x, params, *, inplace=False, scratch=None):
         if self.p <= 0:
@@ -392,6 +403,8 @@ class GaussianNoise(BatchedAugmentation):
     def sample_params(self, n, generator, device=None, image_size=None):
         height, width = image_size
         mask = _bernoulli(self.p, n, generator, device)
+        if self.p <= 0:
+            return {"mask": mask, "noise": torch.zeros(n, 3, height, width, device=device)}
         noise = torch.randn(n, 3, height, width, generator=generator, device=device)
         return {"mask": mask, "noise": noise}
 

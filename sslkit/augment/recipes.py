@@ -119,7 +119,7 @@ def _views(name: str, image_size: int, n_local: int, local_size: int | None,
         local = replace(global_view, size=local_size, crop_scale=tuple(local_crop_scale), blur=0.5)
         views = [replace(global_view, blur=1.0), replace(global_view, blur=0.1, solarize=0.2)] + [local] * n_local
     elif name == "aae":
-        # Augmented autoencoder (Sundermeyer et al. 2018, arXiv:1902.01275): the input is
+        # Augmented autoencoder (Sundermeyer et al., IJCV 2019, arXiv:1902.01275): the input is
         # translated / scaled and recoloured, the target is the clean image. No rotation and
         # no flip: orientation is what the code must keep. Occlusion is left out.
         augmented = ViewSpec(image_size, translate=0.125, affine_scale=(0.9, 1.1), color_jitter=0.8,

@@ -29,6 +29,19 @@ from sslkit.data.shapes import SPLITS as SHAPES_SPLITS
 from sslkit.data.shapes import make_shapes
 
 DATASETS = ("shapes", "cifar10", "cifar100", "stl10", "imagefolder")
+
+
+def _shapes_cached(**kwargs):
+    """make_shapes, remembered per argument set: a notebook trains many runs on one split."""
+    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kwargs.items()))
+    if key not in _SHAPES_CACHE:
+        if len(_SHAPES_CACHE) >= 8:  # bound memory: 10k images are 30 MB
+            _SHAPES_CACHE.pop(next(iter(_SHAPES_CACHE)))
+        _SHAPES_CACHE[key] = make_shapes(**kwargs)
+    return _SHAPES_CACHE[key]
+
+
+_SHAPES_CACHE: dict = {}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 _NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 _TORCHVISION_SPLITS = {"cifar10": ("train", "test"), "cifar100": ("train", "test"),
@@ -61,7 +74,7 @@ def load(name: str, split: str = "train", root: str | os.PathLike | None = None,
     if name == "shapes":
         if split not in SHAPES_SPLITS:
             raise ValueError(f"shapes has splits {', '.join(SHAPES_SPLITS)}; got {split!r}")
-        return make_shapes(**{**SHAPES_SPLITS[split], **kwargs})
+        return _shapes_cached(**{**SHAPES_SPLITS[split], **kwargs})
     if name == "imagefolder":
         if root is None:
             raise ValueError("imagefolder reads your own images: pass root=FOLDER, laid out as "

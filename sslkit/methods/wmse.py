@@ -40,9 +40,10 @@ class WMSEConfig:
 
 
 class WMSE(nn.Module):
-    # Deviation: the official augmentation (datasets/transforms.py) is SimCLR-style and the
-    # same for every view; "simclr" is the recipe closest to it. Two views, the official
-    # default for the "emb 64, w_size 128" CIFAR setting (the loss takes two).
+    # official augmentation (cfg.py): crop (0.2, 1), jitter 0.4/0.4/0.4/0.1 p=0.8, grayscale
+    # p=0.1, flip, the same for every view. Deviation: "simclr" at 32 px is the closest
+    # recipe (jitter .4/.4/.4/.1, grayscale 0.2, crop (0.08, 1)). Two views, as in the
+    # "emb 64, w_size 128" CIFAR setting (the loss takes two).
     recipe = "simclr"
 
     def __init__(self, backbone: nn.Module, cfg: WMSEConfig):
