@@ -91,3 +91,14 @@ def check_cross_correlation(fn: Callable) -> bool:
     ok &= _compare("cross-correlation matrix", fn(a, b), losses.cross_correlation(a, b))
     print("all good" if ok else "not yet: see the lines marked ✗")
     return bool(ok)
+
+
+def check_aae_loss(fn: Callable, bootstrap_ratio: int = 4) -> bool:
+    """Your bootstrapped L2 `fn(reconstruction, target)` against `sslkit.losses.aae_loss`.
+
+    The reference is the paper's bootstrapped loss: per image, the mean of its largest
+    1/bootstrap_ratio squared errors, then the mean over the batch.
+    """
+    return _check_pair_loss(
+        fn, lambda a, b: losses.aae_loss(a, b, bootstrap_ratio=bootstrap_ratio),
+        f"aae_loss (bootstrap_ratio={bootstrap_ratio})")

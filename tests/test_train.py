@@ -156,3 +156,17 @@ def test_cli_trains_and_prints_knn(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "kNN top-1 accuracy" in out and str(tmp_path / "results.json") in out
+
+
+def test_eval_and_train_subsets_are_random_not_a_class_sorted_prefix():
+    from sslkit.data import ImageData
+    from sslkit.train.loop import random_subset
+
+    labels = torch.arange(10).repeat_interleave(100)  # sorted by class, like ImageFolder
+    images = torch.zeros(1000, 3, 4, 4, dtype=torch.uint8)
+    data = ImageData(images=images, labels=labels, classes=[str(i) for i in range(10)],
+                     name="sorted")
+    sub = random_subset(data, 100, seed=1)
+    assert len(sub) == 100 and set(sub.labels.tolist()) == set(range(10))
+    assert random_subset(data, None, seed=1) is data
+    assert torch.equal(sub.labels, random_subset(data, 100, seed=1).labels)

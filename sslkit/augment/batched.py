@@ -341,19 +341,10 @@ class RandomGrayscale(BatchedAugmentation):
                                  inplace=inplace, scratch=scratch)
 
 
-def blur_kernel_size(image_size: int) -> int:
-    """SimCLR's blur kernel: 10% of the image side, made odd (23 at 224 px, 3 at 32 px).
-
-    google-research/simclr data_util.py random_blur: ``kernel_size=height // 10``, then
-    ``radius = kernel_size // 2; kernel_size = 2 * radius + 1``. At least 3.
-    """
-    return max(3, (image_size // 10) // 2 * 2 + 1)
-
-
 class GaussianBlur(BatchedAugmentation):
     """RandomApply([torchvision GaussianBlur(kernel_size, sigma)], p); sigma ~ U(sigma).
 
-    kernel_size None: ``blur_kernel_size`` of the image the op sees (SimCLR's 10% rule).
+    kernel_size None: ``functional.blur_kernel_size`` of the image the op sees (SimCLR's 10%).
     """
 
     def __init__(self, p: float = 0.5, sigma: tuple[float, float] = (0.1, 2.0), kernel_size: int | None = None):
@@ -370,7 +361,7 @@ class GaussianBlur(BatchedAugmentation):
     def apply(self, x, params, *, inplace=False, scratch=None):
         if self.p <= 0:
             return x
-        k = self.kernel_size or blur_kernel_size(min(x.shape[-2:]))
+        k = self.kernel_size or F.blur_kernel_size(min(x.shape[-2:]))
         mask, sigma = params["mask"], params["sigma"]
         return apply_to_selected(x, mask, lambda t: F.gaussian_blur(t, sigma[mask], k),
                                  inplace=inplace, scratch=scratch)

@@ -407,13 +407,24 @@ def blur_channels(x: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
     return y.view(n, c, h, w)
 
 
-def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int, mask: Tensor | None = None) -> Tensor:
+def blur_kernel_size(image_size: int) -> int:
+    """SimCLR's blur kernel: 10% of the image side, made odd (23 at 224 px, 3 at 32 px).
+
+    google-research/simclr data_util.py random_blur: ``kernel_size=height // 10``, then
+    ``radius = kernel_size // 2; kernel_size = 2 * radius + 1``. At least 3.
+    """
+    return max(3, (image_size // 10) // 2 * 2 + 1)
+
+
+def gaussian_blur(x: Tensor, sigma: Tensor, kernel_size: int | None = None, mask: Tensor | None = None) -> Tensor:
     """Blur every image with its own sigma (N,) and a square ``kernel_size`` kernel.
 
     Matches torchvision ``F.gaussian_blur(img, [k, k], [sigma, sigma])``: reflect padding,
-    the same kernel taps. Samples where ``mask`` is False get sigma -> 0, a delta kernel.
+    the same kernel taps. kernel_size None: ``blur_kernel_size(min(H, W))``. Samples where
+    ``mask`` is False get sigma -> 0, a delta kernel.
     """
     check_float_batch(x)
+    kernel_size = kernel_size or blur_kernel_size(min(x.shape[-2:]))
     if kernel_size % 2 != 1 or kernel_size < 1:
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
     sigma = _per_sample(sigma, x, "sigma").view(-1)

@@ -6,26 +6,27 @@ them, ``build_recipe`` (batched on the device, ``sslkit.augment.batched``) and
 ``torchvision_recipe`` (per image, ``torchvision.transforms.v2``: the reference, and what a
 DataLoader would run).
 
-Recipe table ("a / b": image_size > 64 / CIFAR-size <= 64; per view "v1, v2"):
+Recipe table. Every crop view also flips (p=0.5), jitters colour with p=0.8 and greys with
+p=0.2 (aae: no grey). "a / b" = image_size > 64 / <= 64 (CIFAR size); "v1, v2" per view.
 
-    recipe       crop scale                   jitter b, c, s, h (p=0.8)   gray   blur p               solarize p
-    simclr       (0.08, 1) x 2                .8 .8 .8 .2 / .4 .4 .4 .1   0.2    0.5, 0.5 / 0         0, 0
-    byol         (0.08, 1) x 2                .4 .4 .2 .1                 0.2    1.0, 0.1 / 0         0, 0.2
-    barlowtwins  (0.08, 1) x 2                .4 .4 .2 .1                 0.2    1.0, 0.1 / 0         0, 0.2
-    vicreg       (0.08, 1) x 2                .4 .4 .2 .1                 0.2    1.0, 0.1 / 0         0, 0.2
-    dino         global (0.4, 1) x 2,         .4 .4 .2 .1                 0.2    1.0, 0.1, local 0.5  0, 0.2, local 0
-                 n_local=8 x local (0.05, 0.4) at ~96/224 of the size (16 px at 32)   / 0
-    aae          translate 1/8, zoom (0.9, 1.1) + the clean image;  .4 .4 .4 .1, no gray, blur 0.5 / 0
-    none         the normalised image, twice
+    recipe       views                       crop scale     jitter b, c, s, h        blur p         solarize p
+    simclr       2 identical                 (0.08, 1)      .8 .8 .8 .2 / .4 .4 .4 .1  .5, .5 / 0     0, 0
+    byol         2 asymmetric                (0.08, 1)      .4 .4 .2 .1              1, .1 / 0      0, .2
+    barlowtwins  2 asymmetric (as byol)      (0.08, 1)      .4 .4 .2 .1              1, .1 / 0      0, .2
+    vicreg       2 asymmetric (as byol)      (0.08, 1)      .4 .4 .2 .1              1, .1 / 0      0, .2
+    dino         2 global                    (0.4, 1)       .4 .4 .2 .1              1, .1 / 0      0, .2
+                 + n_local=8 local, ~96/224  (0.05, 0.4)    .4 .4 .2 .1              .5 / 0         0
+                 of the size (16 px at 32)
+    aae          [augmented, clean]          none: shift 1/8, zoom (0.9, 1.1)  .4 .4 .4 .1   .5 / 0    0
+    none         [image, image]              -              -                        -              -
 
-All crop views also flip with p = 0.5 (not aae, not none).
-
-CIFAR-size adaptation (image_size <= 64): blur is switched off in every view, as the CIFAR
-settings of the reference code do: SimCLR's README trains CIFAR-10 with ``--use_blur=False
---color_jitter_strength=0.5`` (google-research/simclr), and solo-learn's CIFAR configs
-(scripts/pretrain/cifar/augmentations/asymmetric.yaml, symmetric_weak.yaml) use
-``gaussian_blur.prob: 0.0`` with solarization 0.0 / 0.2. Blurring a 32 px image with sigma
-up to 2 px erases most of it.
+CIFAR-size adaptation (image_size <= 64): blur is switched off in every view. SimCLR's own
+README trains CIFAR-10 with ``--use_blur=False --color_jitter_strength=0.5``
+(google-research/simclr); solo-learn's CIFAR configs for BYOL, Barlow Twins and DINO use
+scripts/pretrain/cifar/augmentations/asymmetric.yaml (``gaussian_blur.prob: 0.0``,
+solarization 0.0 / 0.2) and its VICReg config disables blur too. (solo-learn's symmetric.yaml,
+used by its SimCLR config, keeps blur 0.5 at 32 px; we follow SimCLR's own CIFAR command.)
+Blurring a 32 px image with sigma up to 2 px erases most of it.
 
 Deviations shared by all recipes, relative to the official (PIL) pipelines:
 bilinear instead of bicubic resizing in the crops (the official BYOL / Barlow Twins / VICReg /
@@ -46,6 +47,7 @@ import torch
 from torch import Tensor
 
 from sslkit.augment import batched as B
+from sslkit.augment import functional as F
 
 RECIPES = ("simclr", "byol", "barlowtwins", "vicreg", "dino", "aae", "none")
 
@@ -133,7 +135,7 @@ def _views(name: str, image_size: int, n_local: int, local_size: int | None,
 
 
 def _cifar(view: ViewSpec, small: bool) -> ViewSpec:
-    """At CIFAR size (<= 64 px) blur is off (SimCLR README, solo-learn cifar configs)."""
+    """At CIFAR size (<= 64 px) blur is off (SimCLR README, solo-learn asymmetric.yaml)."""
     return replace(view, blur=0.0) if small else view
 
 
@@ -208,7 +210,7 @@ def batched_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float],
     if structure.grayscale > 0:
         augs.append(B.RandomGrayscale(spec.grayscale))
     if structure.blur > 0:
-        augs.append(B.GaussianBlur(spec.blur, spec.blur_sigma, B.blur_kernel_size(spec.size)))
+        augs.append(B.GaussianBlur(spec.blur, spec.blur_sigma, F.blur_kernel_size(spec.size)))
     if structure.solarize > 0:
         augs.append(B.Solarize(spec.solarize))
     if structure.noise > 0:
@@ -313,7 +315,7 @@ def torchvision_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float]
     if spec.grayscale > 0:
         ops.append(v2.RandomGrayscale(spec.grayscale))
     if spec.blur > 0:
-        k = B.blur_kernel_size(spec.size)
+        k = F.blur_kernel_size(spec.size)
         ops.append(v2.RandomApply([v2.GaussianBlur(k, sigma=spec.blur_sigma)], p=spec.blur))
     if spec.solarize > 0:
         ops.append(v2.RandomSolarize(0.5, p=spec.solarize))

@@ -4,19 +4,22 @@ Bardes, Ponce, LeCun 2022, arXiv 2105.04906; official code facebookresearch/vicr
 (main_vicreg.py). Two views go through the same backbone and expander; the loss keeps the
 embeddings of the two views close (invariance), keeps every dimension's std above 1 over the
 batch (variance) and decorrelates the dimensions (covariance). Nothing is shared across steps:
-no EMA, no stop-gradient, no negatives.
+no EMA, no stop-gradient, no negatives. Since each regulariser acts on one branch's embeddings
+alone, the branches need not share weights or architecture (paper Fig. 1): `backbone_b` gives
+view b a backbone and expander of its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from torch import Tensor, nn
 
 from sslkit.distributed import gather_with_grad
 from sslkit.losses import vicreg_loss
 from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
-from sslkit.models import mlp
+from sslkit.models import build_backbone, mlp
 
 
 @dataclass
@@ -27,6 +30,13 @@ class VICRegConfig:
     sim_coeff: float = 25.0  # lambda, official --sim-coeff
     std_coeff: float = 25.0  # mu, official --std-coeff
     cov_coeff: float = 1.0   # nu, official --cov-coeff
+    # None: one backbone and expander for both views (Siamese, as in the paper's ImageNet
+    # runs). A name from sslkit.models.BACKBONES: view b goes through a second backbone of
+    # that architecture, built by build_backbone(backbone_b, **backbone_b_args) with its own
+    # initialisation, and its own expander (paper Fig. 1: the branches "do not require
+    # identical architectures nor share weights"). kNN evaluates branch a (`backbone`).
+    backbone_b: str | None = None
+    backbone_b_args: dict[str, Any] = field(default_factory=dict)
     # compute the loss on the batch gathered from every process (official FullGatherLayer)
     gather: bool = False
 
@@ -40,6 +50,11 @@ class VICReg(nn.Module):
         self.backbone = backbone
         # official Projector: Linear-BN-ReLU blocks, last Linear without bias or norm
         self.expander = mlp([backbone.out_dim, *cfg.expander], norm="bn", bias_last=False)
+        self.backbone_b = self.expander_b = None
+        if cfg.backbone_b is not None:
+            self.backbone_b = build_backbone(cfg.backbone_b, **cfg.backbone_b_args)
+            self.expander_b = mlp([self.backbone_b.out_dim, *cfg.expander], norm="bn",
+                                  bias_last=False)
 
     def on_train_start(self, total_steps: int) -> None:
         pass  # no schedules besides the learning rate
@@ -47,7 +62,10 @@ class VICReg(nn.Module):
     def forward(self, views: list[Tensor], step: int) -> StepOutput:
         x_a, x_b = views[:2]
         z_a = self.expander(self.backbone(x_a))  # NxD
-        z_b = self.expander(self.backbone(x_b))  # NxD
+        if self.backbone_b is None:
+            z_b = self.expander(self.backbone(x_b))  # NxD, the same network
+        else:
+            z_b = self.expander_b(self.backbone_b(x_b))  # NxD, branch b's own network
         if self.cfg.gather:
             z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
         with full_precision(z_a):

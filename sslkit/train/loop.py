@@ -130,10 +130,22 @@ def _git_commit() -> str | None:
         return None
 
 
+def random_subset(data: sdata.ImageData, n: int | None, seed: int) -> sdata.ImageData:
+    """`n` images drawn without replacement (a fixed draw per seed), in their original order.
+
+    Never the first n: folder-based data sets are sorted by class, so a prefix would hold
+    one or two classes only.
+    """
+    if n is None or n >= len(data):
+        return data
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
+    return data.subset(idx.sort().values)
+
+
 def knn_eval(backbone: nn.Module, train: sdata.ImageData, test: sdata.ImageData,
              mean, std, cfg: TrainConfig, device: torch.device) -> float:
-    bank = train if cfg.eval_train_size is None else train.subset(slice(0, cfg.eval_train_size))
-    query = test if cfg.eval_test_size is None else test.subset(slice(0, cfg.eval_test_size))
+    bank = random_subset(train, cfg.eval_train_size, seed=1)
+    query = random_subset(test, cfg.eval_test_size, seed=2)
     f_train = evaluate.extract_features(backbone, bank.images, mean, std, device=device)
     f_test = evaluate.extract_features(backbone, query.images, mean, std, device=device)
     return evaluate.knn_accuracy(f_train, bank.labels, f_test, query.labels, k=cfg.knn_k,
@@ -171,8 +183,7 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
         loaded_train, loaded_test = load_data(cfg)
         train_data = train_data or loaded_train
         test_data = test_data or loaded_test
-    if cfg.train_size is not None:
-        train_data = train_data.subset(slice(0, cfg.train_size))
+    train_data = random_subset(train_data, cfg.train_size, seed=0)
     if cfg.batch_size > len(train_data):
         raise ValueError(f"batch_size {cfg.batch_size} is larger than the training set "
                          f"({len(train_data)} images); lower --batch-size.")

@@ -100,3 +100,58 @@ def test_the_mse_alone_collapses():
     full, mse = run("full")[1], run("mse_only")[1]
     assert mse["std"] < 0.2 * full["std"]  # measured 0.015 vs 0.35
     assert mse["std_l2"] < 0.8 * full["std_l2"]  # measured 0.047 vs 0.115
+
+
+# ---- backbone_b: branches that share neither weights nor architecture (chapter 10) ----
+
+def _two_branch(**kw):
+    from sslkit.methods.vicreg import VICReg, VICRegConfig
+    from sslkit.models import build_backbone
+
+    torch.manual_seed(0)
+    return VICReg(build_backbone("smallcnn", widths=(8, 8, 16, 32)),
+                  VICRegConfig(expander=(32, 32, 32), **kw))
+
+
+def test_default_shares_one_network_for_both_views():
+    from sslkit.losses import vicreg_loss
+
+    m = _two_branch()
+    assert m.backbone_b is None and m.expander_b is None
+    g = torch.Generator().manual_seed(0)
+    x_a, x_b = (torch.randn(16, 3, 16, 16, generator=g) for _ in range(2))
+    out = m([x_a, x_b], step=0)
+    z_a, z_b = m.expander(m.backbone(x_a)), m.expander(m.backbone(x_b))
+    torch.testing.assert_close(out.loss, vicreg_loss(z_a, z_b))
+
+
+def test_backbone_b_gives_view_b_its_own_network_of_another_architecture():
+    from sslkit.losses import vicreg_loss
+
+    m = _two_branch(backbone_b="smallcnn", backbone_b_args={"widths": (8, 8, 16, 16)})
+    assert m.backbone_b.out_dim == 16 != m.backbone.out_dim  # another architecture
+    assert m.expander_b[0].in_features == 16 and m.expander_b is not m.expander
+    own = {id(p) for p in m.backbone.parameters()} | {id(p) for p in m.expander.parameters()}
+    assert not own & {id(p) for p in m.backbone_b.parameters()}  # no shared weights
+    g = torch.Generator().manual_seed(0)
+    x_a, x_b = (torch.randn(16, 3, 16, 16, generator=g) for _ in range(2))
+    out = m([x_a, x_b], step=0)
+    z_a, z_b = m.expander(m.backbone(x_a)), m.expander_b(m.backbone_b(x_b))
+    torch.testing.assert_close(out.loss, vicreg_loss(z_a, z_b))
+    out.loss.backward()
+    for net in (m.backbone, m.expander, m.backbone_b, m.expander_b):
+        assert all(p.grad is not None for p in net.parameters())
+
+
+def test_separate_branches_train_without_collapse():
+    train_data, test_data = shapes16()
+    cfg = TrainConfig(method="vicreg", profile="smoke", steps=30, batch_size=32,
+                      train_size=256, eval_train_size=256, eval_test_size=128, lr=0.08,
+                      log_every=10, method_args={"expander": (64, 64, 64),
+                                                 "backbone_b": "smallcnn",
+                                                 "backbone_b_args": {"widths": [16, 16, 32, 64]}})
+    result = train(cfg, train_data=train_data, test_data=test_data, progress=False)
+    last = result.history[-1]
+    assert math.isfinite(last["loss"])
+    assert last["variance"] < 0.5  # the per-dimension std stays well above 0
+    assert last["std_l2"] > 0.5 / math.sqrt(64)
