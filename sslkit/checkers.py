@@ -102,3 +102,202 @@ def check_aae_loss(fn: Callable, bootstrap_ratio: int = 4) -> bool:
     return _check_pair_loss(
         fn, lambda a, b: losses.aae_loss(a, b, bootstrap_ratio=bootstrap_ratio),
         f"aae_loss (bootstrap_ratio={bootstrap_ratio})")
+
+
+def check_grayscale(fn: Callable) -> bool:
+    """Your `fn(x) -> (N, 3, H, W)` grey version of a [0, 1] float batch against sslkit's
+    (torchvision's luma 0.2989 R + 0.587 G + 0.114 B, repeated on the three channels; the
+    ITU-R 601 weight 0.299 passes too)."""
+    from sslkit.augment import functional
+
+    ok = True
+    for seed in range(3):
+        x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(seed))
+        ok &= _compare(f"grayscale (seed {seed})", fn(x.clone()), functional.grayscale(x), atol=1e-3)
+    print("all good" if ok else "not yet: see the lines marked ✗ (three channels, ITU-R 601 weights)")
+    return bool(ok)
+
+
+def _embeddings(seed: int) -> dict[str, torch.Tensor]:
+    """Healthy, low-rank and constant (N, D) embeddings: the three cases a diagnostic must tell."""
+    g = torch.Generator().manual_seed(seed)
+    n, d = 64, 16
+    return {"isotropic": torch.randn(n, d, generator=g, dtype=torch.float64),
+            "rank 3": torch.randn(n, 3, generator=g, dtype=torch.float64)
+            @ torch.randn(3, d, generator=g, dtype=torch.float64),
+            "constant": torch.randn(1, d, generator=g, dtype=torch.float64).expand(n, d)}
+
+
+def _check_diagnostic(fn: Callable, reference: Callable, label: str, hint: str) -> bool:
+    ok = True
+    for seed in range(2):
+        for case, z in _embeddings(seed).items():
+            yours = fn(z.clone())
+            try:
+                yours = torch.as_tensor(float(yours), dtype=torch.float64)
+            except (TypeError, ValueError, RuntimeError):
+                print(f"✗ {label} ({case}): expected a number, got {type(yours).__name__}")
+                ok = False
+                continue
+            ours = torch.as_tensor(float(reference(z)), dtype=torch.float64)
+            ok &= _compare(f"{label} of a {case} embedding (seed {seed})", yours, ours, atol=1e-4)
+    print("all good" if ok else f"not yet: see the lines marked ✗ ({hint})")
+    return bool(ok)
+
+
+def check_std_of_l2_normalized(fn: Callable) -> bool:
+    """Your `fn(z) -> float` against `sslkit.evaluate.std_of_l2_normalized`."""
+    from sslkit import evaluate
+
+    return _check_diagnostic(fn, evaluate.std_of_l2_normalized, "std of l2-normalised z",
+                             "normalise each row, unbiased std over the batch, mean over dims")
+
+
+def check_effective_rank(fn: Callable) -> bool:
+    """Your `fn(z) -> float` against `sslkit.evaluate.effective_rank` (RankMe, not centred)."""
+    from sslkit import evaluate
+
+    return _check_diagnostic(fn, evaluate.effective_rank, "effective rank",
+                             "singular values of z itself, p = s / sum(s) + 1e-7, exp(entropy)")
+
+
+def _grad_blocked(label: str, t: torch.Tensor) -> bool:
+    """True when no gradient reached `t` (None, or all zeros)."""
+    if t.grad is not None and t.grad.abs().max() > 0:
+        print(f"✗ {label}: a gradient reaches it, but it should be blocked (stop-gradient)")
+        return False
+    print(f"✓ {label}: no gradient, as it should be")
+    return True
+
+
+def check_dino_loss(fn: Callable, student_temp: float = 0.1, teacher_temp: float = 0.04) -> bool:
+    """Your `fn(student_out, teacher_out, center, student_temp, teacher_temp)` against
+    `sslkit.losses.dino_loss`: 2 global + 2 local student crops, 2 teacher crops; values, the
+    gradients into the student's logits, and none into the teacher's."""
+    ok = True
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        n, k = 16, 8
+        student = [torch.randn(n, k, generator=g, dtype=torch.float64) for _ in range(4)]
+        teacher = [torch.randn(n, k, generator=g, dtype=torch.float64) for _ in range(2)]
+        center = 0.3 * torch.randn(1, k, generator=g, dtype=torch.float64)
+        s1 = [s.clone().requires_grad_() for s in student]
+        t1 = [t.clone().requires_grad_() for t in teacher]
+        s2 = [s.clone().requires_grad_() for s in student]
+        t2 = [t.clone().requires_grad_() for t in teacher]
+        yours = fn(s1, t1, center.clone(), student_temp, teacher_temp)
+        ours = losses.dino_loss(s2, t2, center, student_temp, teacher_temp)
+        ok &= _compare(f"dino_loss value (seed {seed})", torch.as_tensor(yours).reshape(()),
+                       ours.reshape(()))
+        if not (isinstance(yours, torch.Tensor) and yours.requires_grad):
+            print("✗ dino_loss: the result carries no gradient to the student")
+            ok = False
+            continue
+        yours.backward()
+        ours.backward()
+        for v, (a, b) in enumerate(zip(s1, s2)):
+            if a.grad is None:
+                print(f"✗ dino_loss gradient w.r.t. student crop {v}: missing")
+                ok = False
+            else:
+                ok &= _compare(f"dino_loss gradient w.r.t. student crop {v} (seed {seed})",
+                               a.grad, b.grad)
+        for i, t in enumerate(t1):
+            ok &= _grad_blocked(f"dino_loss gradient w.r.t. teacher crop {i} (seed {seed})", t)
+    print("all good" if ok else "not yet: see the lines marked ✗ (pairs of a teacher crop and "
+          "a different student crop; centre and sharpen the teacher only; detach it)")
+    return bool(ok)
+
+
+def check_dino_center_update(fn: Callable) -> bool:
+    """Your `fn(center, teacher_out, momentum) -> new center` against
+    `sslkit.losses.dino_center_update` (an EMA of the teacher's mean over all global crops)."""
+    ok = True
+    for seed, momentum in ((0, 0.9), (1, 0.5), (2, 0.0)):
+        g = torch.Generator().manual_seed(seed)
+        center = torch.randn(1, 8, generator=g, dtype=torch.float64)
+        teacher = [torch.randn(16, 8, generator=g, dtype=torch.float64) for _ in range(2)]
+        yours = fn(center.clone(), [t.clone() for t in teacher], momentum)
+        ours = losses.dino_center_update(center, teacher, momentum)
+        if isinstance(yours, torch.Tensor) and yours.numel() == ours.numel():
+            yours = yours.reshape(ours.shape)
+        ok &= _compare(f"center with momentum {momentum}", yours, ours)
+    print("all good" if ok else "not yet: see the lines marked ✗ (mean over every sample of "
+          "every global crop; momentum * center + (1 - momentum) * mean)")
+    return bool(ok)
+
+
+def check_self_classifier_loss(fn: Callable, row_tau: float = 0.1,
+                               col_tau: float = 0.05) -> bool:
+    """Your `fn([logits_1, logits_2])` for two views against
+    `sslkit.losses.self_classifier_loss` with the same temperatures (values and gradients into
+    both views: nothing is detached)."""
+    ok = True
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        n, c = 32, 4
+        # cosine-like logits in [-0.5, 0.5]: every row of the batch softmax keeps a sum well
+        # above the eps that guards the row normalisation
+        logits = [0.5 * torch.randn(n, c, generator=g, dtype=torch.float64).tanh()
+                  for _ in range(2)]
+        a = [l.clone().requires_grad_() for l in logits]
+        b = [l.clone().requires_grad_() for l in logits]
+        yours = fn(a)
+        ours = losses.self_classifier_loss(b, row_tau=row_tau, col_tau=col_tau)
+        ok &= _compare(f"self_classifier_loss value (seed {seed})",
+                       torch.as_tensor(yours).reshape(()), ours.reshape(()))
+        if not (isinstance(yours, torch.Tensor) and yours.requires_grad):
+            print("✗ self_classifier_loss: the result carries no gradient")
+            ok = False
+            continue
+        yours.backward()
+        ours.backward()
+        for v, (t, r) in enumerate(zip(a, b)):
+            if t.grad is None:
+                print(f"✗ self_classifier_loss gradient w.r.t. view {v + 1}: missing (nothing "
+                      f"is detached in Self-Classifier)")
+                ok = False
+            else:
+                ok &= _compare(f"self_classifier_loss gradient w.r.t. view {v + 1} (seed "
+                               f"{seed})", t.grad, r.grad)
+    print("all good" if ok else "not yet: see the lines marked ✗ (target: softmax over the "
+          "batch, then rows summing to 1; prediction: softmax over classes, columns "
+          "normalised over the batch, times N/C; average both directions)")
+    return bool(ok)
+
+
+def check_infonce(fn: Callable) -> bool:
+    """Your `fn(scores) -> scalar` InfoNCE loss of an (N, N) score matrix, positives on the
+    diagonal, against sslkit's AMDIM loss with one position per map, no clip, no penalty."""
+    def reference(scores: torch.Tensor) -> torch.Tensor:
+        n = scores.shape[0]
+        # s_ij = <g_i, f_j> / sqrt(D) with f_j the j-th unit vector and g_i = sqrt(D) scores_i
+        local = torch.eye(n, dtype=scores.dtype)[:, :, None, None]  # N x D x 1 x 1, D = N
+        return losses.amdim_loss(scores * n ** 0.5, local, tclip=None, reg_weight=0.0)
+
+    ok = True
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        scores = (3 * torch.randn(16, 16, generator=g, dtype=torch.float64)).requires_grad_()
+        ref_scores = scores.detach().clone().requires_grad_()
+        yours, ours = fn(scores), reference(ref_scores)
+        if not isinstance(yours, torch.Tensor):
+            print(f"✗ infonce: expected a tensor, got {type(yours).__name__}")
+            return False
+        ok &= _compare(f"infonce value (seed {seed})", yours.reshape(()), ours.reshape(()))
+        yours.backward()
+        ours.backward()
+        if scores.grad is None:
+            print("✗ infonce gradient: none reached the scores (did you detach them?)")
+            ok = False
+        else:
+            ok &= _compare(f"infonce gradient (seed {seed})", scores.grad, ref_scores.grad)
+    n = 16
+    zero = fn(torch.zeros(n, n, dtype=torch.float64))
+    ok &= _compare("all-zero scores give log N", zero.reshape(()),
+                   torch.tensor(float(torch.log(torch.tensor(float(n)))), dtype=torch.float64))
+    perfect = fn(50.0 * torch.eye(n, dtype=torch.float64))
+    ok &= _compare("a perfect critic (large diagonal) gives 0", perfect.reshape(()),
+                   torch.tensor(0.0, dtype=torch.float64))
+    print("all good" if ok else "not yet: see the lines marked ✗")
+    return bool(ok)

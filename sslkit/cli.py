@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    from sslkit.distributed import rank
+    if rank() != 0:
+        return 0  # under torchrun, process 0 reports and writes
     m = result.metrics
     print(f"{args.method} on {args.data} [{args.profile}] — {result.device}")
     print(f"train wall-clock {result.wall_s:.1f} s (total {time.perf_counter() - started:.1f} s)")

@@ -101,8 +101,9 @@ plt.tight_layout()
 # a fifth of the image, zoom from 0.75 to 1.2 (the queries' sizes relative to the
 # templates'), and the full circle of hues.
 #
-# Two things the paper augments are *not* in sslkit's recipe: random background images and
-# occlusion. The "cluttered" queries test what that omission costs.
+# The shift and the zoom-out leave a black margin, one more nuisance the encoder learns to
+# ignore. Two things the paper augments are *not* in sslkit's recipe: random background
+# images and occlusion. The "cluttered" queries test what that omission costs.
 
 # %%
 AUG = dict(translate=0.2, affine_scale=(0.75, 1.2), hue=0.5)
@@ -215,8 +216,8 @@ for ax, (title, images) in zip(axes, rows.items()):
 plt.tight_layout()
 
 # %% [markdown]
-# The augmented autoencoder draws a centred orange arrow whatever it was shown; the plain
-# one copies the shift and the colours it was given. Real (here: query) images go through
+# The augmented autoencoder tries to draw a centred orange arrow whatever it was shown
+# (blurred where it is unsure); the plain one copies the shift and the colours it was given. Real (here: query) images go through
 # the AAE the same way:
 
 # %%
@@ -276,11 +277,11 @@ from IPython.display import Markdown
 
 median = {k: float(v.median()) for k, v in errors.items()}
 within = {k: float((v <= 15).float().mean()) for k, v in errors.items()}
-lines = ["| encoder | " + " | ".join(f"{name}: median error, within 15°" for name in queries) + " |",
+lines = ["| encoder | " + " | ".join(f"{name}: within 15°, median error" for name in queries) + " |",
          "|---" * (len(queries) + 1) + "|"]
 for label in encoders:
     lines.append(f"| {label} | " + " | ".join(
-        f"{median[label, name]:.0f}°, {within[label, name]:.0%}" for name in queries) + " |")
+        f"{within[label, name]:.0%}, {median[label, name]:.0f}°" for name in queries) + " |")
 Markdown("\n".join(lines) + f"\n\nProfile {S.profile}; {n_queries} queries per set; "
          "a random guess has a median error of 90° and is within 15° one time in six.")
 
@@ -296,56 +297,62 @@ for ax, label in zip(axes, encoders):
     ax.scatter(torch.rad2deg(queries[name].factors["rotation"]),
                torch.rad2deg(predicted[label, name]), s=4, alpha=0.6)
     ax.plot([0, 360], [0, 360], color="gray", lw=1, ls="--")
-    ax.set_title(f"{label}: median error {median[label, name]:.0f}°", fontsize=10)
+    ax.set_title(f"{label}: {within[label, name]:.0%} within 15°", fontsize=10)
     ax.set_xlabel("true rotation (°)")
 axes[0].set_ylabel("rotation of the nearest template (°)")
 plt.tight_layout()
 
 # %% [markdown]
+# Points on the diagonal are correct answers. Points on the two lines parallel to it, 180°
+# away, are arrows whose axis was found but whose head and tail were swapped — the
+# hardest part of the task at 32 pixels, and the last one a short training run learns.
+#
 # ## What the runs show
 #
 # The claims, each checked against the numbers above (the verdicts are computed from this
-# run, not written by hand):
+# run, not written by hand). We judge by the share of queries within 15° of the truth, which
+# a random guess reaches one time in six; the median hides a mixture of near-perfect answers
+# and head-for-tail swaps.
 
 # %%
+acc = within
 course.verdict(
     "nearest AAE codes recover the rotation of recoloured, shifted objects",
-    median["AAE", "recoloured"] < 20,
-    f"median error {median['AAE', 'recoloured']:.0f}° "
-    f"({within['AAE', 'recoloured']:.0%} within 15°)")
+    acc["AAE", "recoloured"] >= 0.5,
+    f"{acc['AAE', 'recoloured']:.0%} within 15° (chance 17%), "
+    f"median error {median['AAE', 'recoloured']:.0f}°")
 course.verdict(
     "a plain autoencoder does not get that invariance",
-    median["plain AE", "recoloured"] > 2 * median["AAE", "recoloured"]
-    and median["plain AE", "recoloured"] > 20,
-    f"median error {median['plain AE', 'recoloured']:.0f}° vs "
-    f"AAE {median['AAE', 'recoloured']:.0f}°")
+    acc["plain AE", "recoloured"] < 0.5 * acc["AAE", "recoloured"],
+    f"{acc['plain AE', 'recoloured']:.0%} within 15° vs AAE {acc['AAE', 'recoloured']:.0%}")
 course.verdict(
     "raw pixels do not either",
-    median["raw pixels", "recoloured"] > 2 * median["AAE", "recoloured"]
-    and median["raw pixels", "recoloured"] > 20,
-    f"median error {median['raw pixels', 'recoloured']:.0f}°")
+    acc["raw pixels", "recoloured"] < 0.5 * acc["AAE", "recoloured"],
+    f"{acc['raw pixels', 'recoloured']:.0%} within 15°")
 course.verdict(
-    "the AAE code ignores colour (error barely changes from shifted to recoloured)",
-    median["AAE", "recoloured"] < median["AAE", "shifted"] + 10,
-    f"{median['AAE', 'shifted']:.0f}° -> {median['AAE', 'recoloured']:.0f}°")
+    "the AAE code ignores the object's colour (recolouring costs it little)",
+    acc["AAE", "shifted"] >= 0.5 and acc["AAE", "recoloured"] >= acc["AAE", "shifted"] - 0.1,
+    f"{acc['AAE', 'shifted']:.0%} -> {acc['AAE', 'recoloured']:.0%} within 15°")
 course.verdict(
     "textured backgrounds, which were NOT augmented, cost the AAE accuracy",
-    median["AAE", "cluttered"] > median["AAE", "recoloured"] + 10,
-    f"{median['AAE', 'recoloured']:.0f}° -> {median['AAE', 'cluttered']:.0f}°")
+    acc["AAE", "cluttered"] < acc["AAE", "recoloured"] - 0.1,
+    f"{acc['AAE', 'recoloured']:.0%} -> {acc['AAE', 'cluttered']:.0%} within 15°")
 
 # %% [markdown]
-# The augmented autoencoder's code is invariant to the nuisances its inputs were augmented
-# with — position, size and colour, of the object and of a flat background — and it keeps the
-# orientation, which the augmentations never changed. The plain autoencoder was trained on
-# the same images and reconstructs them better, but its code also stores where the arrow is
-# and what colour it has, so a shifted or recoloured query lands next to templates of the
-# wrong rotation. Raw pixels fail for the same reason, only more so.
+# The augmented autoencoder's code is meant to be invariant to the nuisances its inputs were
+# augmented with — position, size and colour, of the object and of a flat background — and
+# to keep the orientation, which the augmentations never changed. The plain autoencoder is
+# trained on the same images and reconstructs them better, but nothing asks its code to
+# forget where the arrow is or what colour it has, so a recoloured query lands next to
+# templates of the wrong rotation. Raw pixels fail for the same reason, only more so.
 #
-# The last verdict is the other side of the same coin. Our recipe never put a texture
-# behind the arrow, so the encoder has no reason to ignore one; a striped background is as
-# new to it as a red arrow is to the plain autoencoder. The paper pastes every training
-# render onto random photographs (Pascal VOC) and draws random occluding patches for exactly
-# this reason: *the code is invariant to what you augment, and only to that.*
+# The last verdict probes the limit of the idea. Our recipe never puts a texture behind the
+# arrow, so nothing in training asks the encoder to ignore one: whatever robustness to
+# textures it shows is a side effect of the colour and shift augmentations (the background
+# textures are faint next to the bright arrow), not something it was trained for. The paper
+# does not leave this to chance: it pastes every training render onto random photographs
+# (Pascal VOC) and covers parts of it with random occluders, because *the code is trained to
+# be invariant to what you augment, and only to that.*
 #
 # ## Summary
 #
@@ -354,8 +361,8 @@ course.verdict(
 #   what they do not.
 # - Nearest-neighbour retrieval in a codebook of clean templates turns such a code into an
 #   orientation estimator that needs no labelled real images.
-# - The invariance is exactly as broad as the augmentations: nuisances you did not augment
-#   (here textured backgrounds) are not ignored.
+# - The invariance is trained only for the augmented nuisances: nothing asks the code to
+#   ignore one you did not augment (here textured backgrounds and occlusion).
 # - Unlike the joint-embedding methods of the next chapters, reconstruction cannot collapse,
 #   but it spends capacity on pixel detail that a representation may not need.
 #

@@ -1,0 +1,89 @@
+"""The exercise checkers accept a correct answer and reject a wrong one."""
+
+import torch
+import torch.nn.functional as F
+
+from sslkit import checkers
+
+
+def test_check_grayscale():
+    good = lambda x: (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1).expand(-1, 3, -1, -1)
+    assert checkers.check_grayscale(good)
+    assert not checkers.check_grayscale(lambda x: x.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1))
+    assert not checkers.check_grayscale(lambda x: good(x)[:, :1])  # one channel
+
+
+def test_check_std_of_l2_normalized():
+    assert checkers.check_std_of_l2_normalized(lambda z: F.normalize(z, dim=1).std(dim=0).mean())
+    assert not checkers.check_std_of_l2_normalized(lambda z: z.std(dim=0).mean())  # not normalised
+
+
+def test_check_effective_rank():
+    def rankme(z):
+        s = torch.linalg.svdvals(z)
+        p = s / s.sum() + 1e-7
+        return torch.exp(-(p * p.log()).sum())
+
+    assert checkers.check_effective_rank(rankme)
+    assert not checkers.check_effective_rank(lambda z: torch.linalg.matrix_rank(z).double())
+    assert not checkers.check_effective_rank(lambda z: "high")
+
+
+def _my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp, *,
+                  skip_same=True, detach=True):
+    total, n_pairs = 0.0, 0
+    for i, t in enumerate(teacher_out):
+        q = F.softmax((t - center) / teacher_temp, dim=-1)
+        q = q.detach() if detach else q
+        for v, s in enumerate(student_out):
+            if skip_same and v == i:
+                continue
+            total = total + torch.sum(-q * F.log_softmax(s / student_temp, dim=-1), dim=-1).mean()
+            n_pairs += 1
+    return total / n_pairs
+
+
+def test_check_dino_loss():
+    assert checkers.check_dino_loss(_my_dino_loss)
+    assert not checkers.check_dino_loss(lambda *a: _my_dino_loss(*a, skip_same=False))
+    assert not checkers.check_dino_loss(lambda *a: _my_dino_loss(*a, detach=False))
+    # centring the student too is wrong
+    assert not checkers.check_dino_loss(
+        lambda s, t, c, ts, tt: _my_dino_loss([x - c for x in s], t, c, ts, tt))
+
+
+def test_check_dino_center_update():
+    good = lambda c, t, m: m * c + (1 - m) * torch.cat(t).mean(dim=0)
+    assert checkers.check_dino_center_update(good)
+    assert not checkers.check_dino_center_update(lambda c, t, m: m * c + (1 - m) * t[0].mean(0))
+    assert not checkers.check_dino_center_update(lambda c, t, m: (1 - m) * c + m * torch.cat(t).mean(0))
+
+
+def _my_self_classifier_loss(logits, row_tau=0.1, col_tau=0.05, prior=True):
+    n, c = logits[0].shape
+    targets, log_preds = [], []
+    for l in logits:
+        q = F.softmax(l / col_tau, dim=0)
+        targets.append(q / q.sum(dim=1, keepdim=True))
+        r = F.softmax(l / row_tau, dim=1)
+        if prior:
+            log_preds.append(torch.log(n / c * r / r.sum(dim=0, keepdim=True) + 1e-12))
+        else:
+            log_preds.append(torch.log(r))
+    return 0.5 * (-(targets[0] * log_preds[1]).sum(1).mean() - (targets[1] * log_preds[0]).sum(1).mean())
+
+
+def test_check_self_classifier_loss():
+    assert checkers.check_self_classifier_loss(_my_self_classifier_loss)
+    assert not checkers.check_self_classifier_loss(lambda l: _my_self_classifier_loss(l, prior=False))
+    assert not checkers.check_self_classifier_loss(_sc_detached)  # a detached target
+
+
+def _sc_detached(logits):
+    """Self-Classifier's loss with the targets detached (the official code does not)."""
+    n, c = logits[0].shape
+    tgt = [F.softmax(l.detach() / 0.05, dim=0) for l in logits]
+    tgt = [t / t.sum(dim=1, keepdim=True) for t in tgt]
+    r = [F.softmax(l / 0.1, dim=1) for l in logits]
+    lp = [torch.log(n / c * x / x.sum(dim=0, keepdim=True) + 1e-12) for x in r]
+    return 0.5 * (-(tgt[0] * lp[1]).sum(1).mean() - (tgt[1] * lp[0]).sum(1).mean())
