@@ -285,8 +285,9 @@ def check_infonce(fn: Callable) -> bool:
             print(f"✗ infonce: expected a tensor, got {type(yours).__name__}")
             return False
         ok &= _compare(f"infonce value (seed {seed})", yours.reshape(()), ours.reshape(()))
-        yours.backward()
         ours.backward()
+        if yours.requires_grad:
+            yours.backward()
         if scores.grad is None:
             print("✗ infonce gradient: none reached the scores (did you detach them?)")
             ok = False
@@ -299,5 +300,46 @@ def check_infonce(fn: Callable) -> bool:
     perfect = fn(50.0 * torch.eye(n, dtype=torch.float64))
     ok &= _compare("a perfect critic (large diagonal) gives 0", perfect.reshape(()),
                    torch.tensor(0.0, dtype=torch.float64))
+    print("all good" if ok else "not yet: see the lines marked ✗")
+    return bool(ok)
+
+
+def check_whitening(fn: Callable) -> bool:
+    """Your `fn(x) -> w` whitens a batch x (N, D): w has zero mean and identity covariance
+    (1/(N-1), as `sslkit.losses.whiten`), and is a linear map of the centred x.
+
+    Any whitening passes (Cholesky as sslkit's, ZCA, PCA, ...): they differ by a rotation.
+    The checker then says which one yours matches.
+    """
+    ok = True
+    kind = None
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        x = (torch.randn(64, 8, generator=g, dtype=torch.float64)
+             @ torch.randn(8, 8, generator=g, dtype=torch.float64) + 3.0)  # NxD, correlated
+        w = fn(x.clone())
+        if not isinstance(w, torch.Tensor) or w.shape != x.shape:
+            print(f"✗ expected a tensor of shape {tuple(x.shape)}, got "
+                  f"{tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__}")
+            return False
+        w = w.detach().double()
+        ok &= _compare(f"mean of the whitened batch (seed {seed})", w.mean(dim=0),
+                       torch.zeros(8, dtype=torch.float64), atol=1e-8)
+        ok &= _compare(f"covariance of the whitened batch (seed {seed})", torch.cov(w.T),
+                       torch.eye(8, dtype=torch.float64), atol=1e-6)
+        xc = x - x.mean(dim=0)
+        a = torch.linalg.lstsq(xc, w).solution  # DxD: w = xc @ a if the map is linear
+        if not torch.allclose(xc @ a, w, atol=1e-6):
+            print(f"✗ whitened batch (seed {seed}): not a linear map of the centred batch; "
+                  "hint: whitening multiplies x - mean by one D x D matrix")
+            ok = False
+        evals, evecs = torch.linalg.eigh(torch.cov(x.T))
+        zca = xc @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+        found = ("Cholesky whitening, as sslkit.losses.whiten" if torch.allclose(
+            w, losses.whiten(x), atol=1e-6) else "ZCA whitening" if torch.allclose(
+            w, zca, atol=1e-6) else "a whitening other than Cholesky and ZCA (a rotation of them)")
+        kind = kind or found
+    if ok:
+        print(f"yours is {kind}")
     print("all good" if ok else "not yet: see the lines marked ✗")
     return bool(ok)

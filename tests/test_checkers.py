@@ -87,3 +87,38 @@ def _sc_detached(logits):
     r = [F.softmax(l / 0.1, dim=1) for l in logits]
     lp = [torch.log(n / c * x / x.sum(dim=0, keepdim=True) + 1e-12) for x in r]
     return 0.5 * (-(tgt[0] * lp[1]).sum(1).mean() - (tgt[1] * lp[0]).sum(1).mean())
+
+
+def test_check_aae_loss():
+    def bootstrapped(reconstruction, target, ratio=4):
+        err = (reconstruction - target).pow(2).flatten(1)
+        return err.topk(err.shape[1] // ratio, dim=1).values.mean()
+
+    assert checkers.check_aae_loss(bootstrapped)
+    assert not checkers.check_aae_loss(lambda r, t: (r - t).pow(2).mean())  # not bootstrapped
+    # the top errors of the whole batch, not of each image
+    assert not checkers.check_aae_loss(
+        lambda r, t: (r - t).pow(2).flatten().topk((r - t).numel() // 4).values.mean())
+
+
+def test_check_infonce():
+    assert checkers.check_infonce(lambda s: F.cross_entropy(s, torch.arange(len(s))))
+    # the positive left out of the denominator (DCL-style) is a different loss
+    assert not checkers.check_infonce(
+        lambda s: (torch.logsumexp(s.masked_fill(torch.eye(len(s), dtype=torch.bool),
+                                                 float("-inf")), dim=1) - s.diag()).mean())
+    assert not checkers.check_infonce(lambda s: F.cross_entropy(s.detach(), torch.arange(len(s))))
+
+
+def test_check_whitening():
+    from sslkit.losses import whiten
+
+    def zca(x):
+        xc = x - x.mean(dim=0)
+        evals, evecs = torch.linalg.eigh(xc.T @ xc / (len(x) - 1))
+        return xc @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+
+    assert checkers.check_whitening(whiten)
+    assert checkers.check_whitening(zca)
+    assert not checkers.check_whitening(lambda x: (x - x.mean(0)) / x.std(0))  # standardised only
+    assert not checkers.check_whitening(lambda x: zca(x)[:, :4])  # wrong shape

@@ -65,3 +65,16 @@ def test_every_chapter_in_the_toc_exists():
     for name in re.findall(r"file:\s*(\S+)", toc):
         candidates = [ROOT / f"{name}{ext}" for ext in (".md", ".ipynb")]
         assert any(c.exists() for c in candidates), f"{name} is in _toc.yml but missing"
+
+
+def test_random_init_knn_is_the_kNN_of_the_runs_starting_weights():
+    from sslkit.data import load
+    from sslkit.train import TrainConfig
+
+    train_data, test_data = load("shapes", n=128, image_size=16), load("shapes", split="test",
+                                                                      n=64, image_size=16)
+    cfg = TrainConfig(method="vicreg", profile="smoke", train_size=96, eval_train_size=64,
+                      eval_test_size=48)
+    first = course.random_init_knn(cfg, train_data, test_data)
+    assert 0.0 <= first <= 1.0
+    assert course.random_init_knn(cfg, train_data, test_data) == first  # same seed, same weights

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from sslkit.losses import byol_loss
+from sslkit.methods.ema import ema_update
 from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
 from sslkit.models import mlp
 from sslkit.train.schedules import constant, ema_momentum
@@ -115,12 +116,9 @@ class BYOL(nn.Module):
         if self.tau_schedule is None:
             raise RuntimeError("call on_train_start(total_steps) before training BYOL")
         tau = float(self.tau_schedule[step])
-        online = [*self.backbone.parameters(), *self.projector.parameters()]
-        target = [*self.target_backbone.parameters(), *self.target_projector.parameters()]
-        for xi, theta in zip(target, online):
-            xi.mul_(tau).add_(theta.detach(), alpha=1.0 - tau)  # xi <- tau xi + (1 - tau) theta
-        # BatchNorm running statistics (buffers) are not averaged: the target keeps its own,
-        # updated by its own forward, as the official target_state
+        # xi <- tau xi + (1 - tau) theta; BatchNorm statistics stay the target's own
+        ema_update([self.target_backbone, self.target_projector],
+                   [self.backbone, self.projector], tau)
 
 
 SPEC = MethodSpec(

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from sslkit.distributed import all_reduce_mean
 from sslkit.losses import dino_loss
+from sslkit.methods.ema import ema_update
 from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
 from sslkit.models import DINOHead
 from sslkit.train.schedules import ema_momentum
@@ -161,11 +162,8 @@ class DINO(nn.Module):
         if self.tau_schedule is None:
             raise RuntimeError("call on_train_start(total_steps) before training DINO")
         tau = float(self.tau_schedule[step])
-        student = [*self.backbone.parameters(), *self.head.parameters()]
-        teacher = [*self.teacher_backbone.parameters(), *self.teacher_head.parameters()]
-        for xi, theta in zip(teacher, student):
-            xi.mul_(tau).add_(theta.detach(), alpha=1.0 - tau)  # xi <- tau xi + (1 - tau) theta
-        # BatchNorm statistics (buffers) are not averaged: the teacher keeps its own
+        # xi <- tau xi + (1 - tau) theta; BatchNorm statistics stay the teacher's own
+        ema_update([self.teacher_backbone, self.teacher_head], [self.backbone, self.head], tau)
         if self._batch_center is not None:
             # c <- m c + (1 - m) mean of the teacher logits (paper eq. 4, update_center)
             m = self.cfg.center_momentum
