@@ -111,9 +111,9 @@ show_rows(x, {
 # ## Why self-supervised learning needs stronger augmentation
 #
 # A typical supervised recipe for 32 px images (CIFAR-10) is mild: pad the image by 4
-# pixels, take a random 32 px crop, flip half of the images. A shift by at most 4 pixels
-# with zero fill is exactly that, so `RandomAffine` with `translate=1/8` and a flip
-# reproduce it. The SimCLR recipe, in comparison, crops as little as 8% of the area and
+# pixels, take a random 32 px crop, flip half of the images. A random shift by up to 4
+# pixels with zero fill is the same operation, so `RandomAffine` with `translate=1/8` and a
+# flip reproduce it (only the extreme shifts of ±4 px come up half as often). The SimCLR recipe, in comparison, crops as little as 8% of the area and
 # resizes it back, jitters brightness, contrast, saturation and hue with probability 0.8,
 # and turns 20% of the views grey:
 
@@ -164,39 +164,43 @@ course.show_source(augment.recipes._views)
 #
 # We repeat the core of that ablation on the shapes data with the SimCLR recipe, switching
 # its parts off through `recipe_args`, and train VICReg (a fast method that cannot collapse
-# completely, chapter 10) with each:
+# completely, chapter 10) with each. A fourth run trains with the mild supervised recipe
+# above instead:
 #
 # | run | crop + flip | colour jitter + grey |
 # |---|---|---|
-# | none | – | – |
 # | crop only | ✓ | – |
 # | colour only | – | ✓ |
 # | crop + colour | ✓ | ✓ |
 # | supervised recipe | shift ≤ 4 px + flip | – |
 #
-# All five runs use the same method, backbone, steps and seed. We judge each by the kNN
-# accuracy of its frozen backbone on the shape label.
+# All runs use the same method, backbone, steps and seed. We judge each by the kNN accuracy
+# of its frozen backbone on the shape label.
 
 # %%
 colour_off = {"color_jitter": 0.0, "grayscale": 0.0}
 crop_off = {"crop_scale": None, "flip": 0.0}
 variants = {
-    "none": {**crop_off, **colour_off},
     "crop only": colour_off,
     "colour only": crop_off,
     "crop + colour": {},
     "supervised recipe": {**crop_off, **colour_off, "flip": 0.5, "translate": 0.125},
 }
-# the trained backbones are needed for the hue probe below, so every run trains
+probed = ("crop only", "crop + colour")  # their backbones are probed below, so they always train
 runs = {
     label: experiments.run(f"01-augment-{i}",
                            TrainConfig(method="vicreg", recipe="simclr", recipe_args=args,
                                        profile=S.profile),
-                           train_data=train_data, test_data=test_data, need_model=True)
+                           train_data=train_data, test_data=test_data,
+                           need_model=label in probed)
     for i, (label, args) in enumerate(variants.items())
 }
 for run in runs.values():
     print(run.caption())
+
+# %%
+from IPython.display import Markdown
+Markdown(course.results_table(runs))
 
 # %% [markdown]
 # ## The colour shortcut
@@ -248,10 +252,12 @@ HUE_BINS = 8
 
 def probe(backbone, cfg):
     """kNN top-1 of a frozen backbone for the shape label and for the binned hue."""
-    bank = random_subset(train_data, cfg["eval_train_size"], seed=1)  # the loop's kNN subsets
+    # the training loop's kNN bank, queries and normalisation: "shape" is the run's knn_top1
+    seen = random_subset(train_data, cfg["train_size"], seed=0)
+    bank = random_subset(seen, cfg["eval_train_size"], seed=1)
     query = random_subset(test_data, cfg["eval_test_size"], seed=2)
-    f_bank = evaluate.extract_features(backbone, bank.images, mean, std)
-    f_query = evaluate.extract_features(backbone, query.images, mean, std)
+    f_bank = evaluate.extract_features(backbone, bank.images, *seen.mean_std())
+    f_query = evaluate.extract_features(backbone, query.images, *seen.mean_std())
     hue_bin = lambda d: (d.factors["hue"] * HUE_BINS).long().clamp_max(HUE_BINS - 1)
     return {"shape": evaluate.knn_accuracy(f_bank, bank.labels, f_query, query.labels),
             "hue": evaluate.knn_accuracy(f_bank, hue_bin(bank), f_query, hue_bin(query))}
@@ -262,23 +268,22 @@ torch.manual_seed(0)
 untrained = models.build_backbone(config["backbone"], norm=config["norm"],
                                   image_size=train_data.image_size)
 probes = {"untrained backbone": probe(untrained, config)}
-probes.update({label: probe(run.method.backbone, run.config) for label, run in runs.items()})
+probes.update({label: probe(runs[label].method.backbone, runs[label].config)
+               for label in probed})
 
 rows = ["| backbone | kNN shape | kNN hue (8 bins) |", "|---|---|---|"]
 rows += [f"| {label} | {p['shape']:.3f} | {p['hue']:.3f} |" for label, p in probes.items()]
-from IPython.display import Markdown, display
-display(Markdown("\n".join(rows)))
-display(Markdown(course.results_table(runs)))
+Markdown("\n".join(rows))
 
 # %%
 labels = list(probes)
-fig, ax = plt.subplots(figsize=(8, 3.2))
+fig, ax = plt.subplots(figsize=(6, 3.2))
 positions = torch.arange(len(labels)).float()
 ax.bar(positions - 0.2, [probes[k]["shape"] for k in labels], width=0.4, label="shape (the class)")
 ax.bar(positions + 0.2, [probes[k]["hue"] for k in labels], width=0.4, label="hue (a nuisance)")
 ax.axhline(0.1, color="C0", ls=":", lw=1)
 ax.axhline(1 / HUE_BINS, color="C1", ls=":", lw=1)
-ax.set_xticks(positions.tolist(), labels, rotation=20, fontsize=8)
+ax.set_xticks(positions.tolist(), labels, fontsize=8)
 ax.set_ylabel("kNN top-1")
 ax.set_title("what the frozen backbone encodes (dotted: chance)", fontsize=10)
 ax.legend(fontsize=8, frameon=False)
@@ -291,9 +296,9 @@ plt.tight_layout()
 # hand; at the `smoke` size the runs are far too short to show anything):
 
 # %%
-knn = {label: p["shape"] for label, p in probes.items()}
+knn = {label: run.metrics["knn_top1"] for label, run in runs.items()}
 hue = {label: p["hue"] for label, p in probes.items()}
-others = {k: v for k, v in knn.items() if k not in ("crop + colour", "untrained backbone")}
+others = {k: v for k, v in knn.items() if k != "crop + colour"}
 best_other = max(others, key=others.get)
 course.verdict("crop + colour is the best of the augmentation sets (SimCLR Fig. 5)",
                knn["crop + colour"] > knn[best_other],
@@ -315,13 +320,15 @@ course.verdict("... and it encodes the shape worse",
                f"shape kNN {knn['crop only']:.3f} vs {knn['crop + colour']:.3f}")
 
 # %% [markdown]
-# Even an untrained network encodes colour very well: colour is the first thing a random
-# convolution responds to. Training with colour augmentation removes much of it (the hue
-# jitter of the CIFAR-size recipe is only ±0.1 of the hue circle, about ±36 degrees, so
-# some of it survives), and the capacity goes to the shape. Without colour augmentation,
-# hue stays as readable as before training or more. Without crops, the two views show the
-# object at the same place and size, and pixel positions or the background texture are
-# enough to match them.
+# How to read the hue column. Even an untrained network encodes colour well: colour is the
+# first thing a random convolution responds to, so the untrained backbone sets the level a
+# network reaches by doing nothing about colour. Training can only push the hue towards
+# chance if the loss rewards ignoring it, and only colour augmentation does that. It cannot
+# remove all of it here: the hue jitter of the CIFAR-size recipe moves the hue by at most
+# ±0.1 of the circle (±36 degrees), less than one of our bins, and only in 80% of the views.
+# Without crops ("colour only"), the two views show the object at the same place and size,
+# so pixel positions and the background texture are enough to match them; the shape is
+# again optional.
 #
 # ## Task-specific views: neighbouring slices of a scan
 #
@@ -349,7 +356,8 @@ plt.tight_layout()
 # The offset plays the part of the crop scale: it sets how different the two views are. A
 # tiny experiment shows how fast the pair drifts apart: the pixel correlation of slice $i$
 # with slice $i + k$, averaged over the slices inside the body, against the correlation of
-# unrelated slices (random pairs).
+# unrelated slices (random pairs). Every slice shows the same body outline, so even
+# unrelated slices correlate; what neighbours share beyond that is the organs.
 
 # %%
 def correlation(a, b):
@@ -485,27 +493,33 @@ explorer
 # ```{exercise}
 # :label: ex-augment-background
 # The shapes data stores a second nuisance, the background texture
-# (`train_data.factors["background"]`, five kinds). Adapt `probe` to measure how well each
-# backbone above encodes it. Which augmentation in our recipes changes the background
+# (`train_data.factors["background"]`, five kinds). Adapt `probe` to measure how well the
+# probed backbones above encode it. Which augmentation in our recipes changes the background
 # texture, and what do you expect?
 # ```
 #
 # ````{solution} ex-augment-background
 # :class: dropdown
 # ```python
-# bank = random_subset(train_data, config["eval_train_size"], seed=1)
-# query = random_subset(test_data, config["eval_test_size"], seed=2)
-# for label, run in runs.items():
-#     f_bank = evaluate.extract_features(run.method.backbone, bank.images, mean, std)
-#     f_query = evaluate.extract_features(run.method.backbone, query.images, mean, std)
-#     acc = evaluate.knn_accuracy(f_bank, bank.factors["background"], f_query,
-#                                 query.factors["background"])
-#     print(f"{label}: background kNN {acc:.3f} (chance 0.2)")
+# def probe_background(backbone, cfg):
+#     seen = random_subset(train_data, cfg["train_size"], seed=0)
+#     bank = random_subset(seen, cfg["eval_train_size"], seed=1)
+#     query = random_subset(test_data, cfg["eval_test_size"], seed=2)
+#     f_bank = evaluate.extract_features(backbone, bank.images, *seen.mean_std())
+#     f_query = evaluate.extract_features(backbone, query.images, *seen.mean_std())
+#     return evaluate.knn_accuracy(f_bank, bank.factors["background"],
+#                                  f_query, query.factors["background"])
+#
+# print("untrained", probe_background(untrained, config))
+# for label in probed:
+#     run = runs[label]
+#     print(label, probe_background(run.method.backbone, run.config))  # chance: 0.2
 # ```
 # No augmentation replaces the texture: a crop keeps a piece of it (at another scale),
 # colour jitter changes its colour but not its pattern. So every run is free to keep it,
-# and we expect it to stay well above chance for all the backbones. To remove it one would need an augmentation that changes backgrounds, as
-# the augmented autoencoder of chapter 2 does with random backgrounds.
+# and we expect it to stay well above chance for all the backbones. Removing it would take
+# an augmentation that replaces backgrounds, as the augmented autoencoder's paper (chapter
+# 2) does by rendering its objects on random background images.
 # ````
 #
 # ```{exercise}

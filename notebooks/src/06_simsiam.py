@@ -98,7 +98,8 @@ for run in runs.values():
     print(run.caption())
 
 # %%
-dim = runs["SimSiam"].config["method_args"]["dim"]
+from sslkit.methods.simsiam import SimSiamConfig
+dim = runs["SimSiam"].config["method_args"].get("dim", SimSiamConfig.dim)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
 course.plot_curves(runs, "std_l2", ax=axes[0], reference=dim ** -0.5,
                    reference_label=r"$1/\sqrt{d}$", title="std of l2-normalised z")
@@ -120,9 +121,13 @@ Markdown(course.results_table(runs))
 ref = dim ** -0.5
 std = {k: r.metrics["std_l2"] for k, r in runs.items()}
 knn = {k: r.metrics["knn_top1"] for k, r in runs.items()}
+rank = {k: r.metrics["rank"] for k, r in runs.items()}
 course.verdict("without stop-gradient the output collapses (std -> 0)",
                std["no stop-gradient"] < 0.2 * ref,
                f"std {std['no stop-gradient']:.4f} vs 1/sqrt(d) = {ref:.4f}")
+course.verdict("without stop-gradient the embedding loses its dimensions (rank falls)",
+               rank["no stop-gradient"] < 0.25 * rank["SimSiam"],
+               f"effective rank {rank['no stop-gradient']:.1f} vs {rank['SimSiam']:.1f}")
 course.verdict("with stop-gradient the std stays near 1/sqrt(d)",
                std["SimSiam"] > 0.5 * ref,
                f"std {std['SimSiam']:.4f} vs {ref:.4f}")
@@ -137,6 +142,12 @@ course.verdict("a predictor fixed at its random init fails (paper Table 1)",
                f"kNN {knn['predictor fixed at random init']:.3f} vs {knn['SimSiam']:.3f}")
 
 # %% [markdown]
+# A note on measuring this collapse. SimSiam's projector ends in a BatchNorm without affine
+# parameters, so in training mode every dimension of $z$ has unit variance *over the batch*
+# by construction: the batch cannot become one point. What collapses instead is the
+# direction: nearly all embeddings line up along a few directions, which the effective rank
+# shows even where the std of the $\ell_2$-normalised output stays away from 0.
+#
 # Without the stop-gradient the loss reaches its minimum of $-1$ almost at once: both
 # branches are free to move towards each other, and the cheapest way is to map every image
 # to the same point. With the stop-gradient the loss decreases slowly and the output stays

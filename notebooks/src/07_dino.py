@@ -235,18 +235,27 @@ widgets.interactive(
 # teacher entropy $h(P_t)$ and $D_{\mathrm{KL}}(P_t \| P_s)$, averaged over the batch.
 
 # %%
-LOG_EVERY = {"smoke": 5, "cpu": 10, "gpu": 100}[S.profile]
+# What every SmallCNN run of this chapter shares besides the profile: a log every 10 steps
+# for smooth curves at the cpu profile; at the smoke profile (CI only) 20 steps and a smaller
+# kNN, so that the five runs fit in about a minute.
+RUN_SIZE = {"smoke": dict(steps=20, log_every=4, eval_train_size=1024, eval_test_size=500),
+            "cpu": dict(log_every=10),
+            "gpu": dict(log_every=100)}[S.profile]
+
+
+def dino_run(key, **method_args):
+    """Train (or load) DINO with the profile's SmallCNN settings and these method_args."""
+    return experiments.run(key, TrainConfig(method="dino", profile=S.profile,
+                                            method_args=method_args, **RUN_SIZE))
+
+
 variants = {
     "centring + sharpening": {"n_local": 2},
     "centring only": {"n_local": 2, "sharpening": False},
     "sharpening only": {"n_local": 2, "centering": False},
 }
-runs = {
-    label: experiments.run(f"07-dino-collapse-{i}",
-                           TrainConfig(method="dino", profile=S.profile, method_args=args,
-                                       log_every=LOG_EVERY))
-    for i, (label, args) in enumerate(variants.items())
-}
+runs = {label: dino_run(f"07-dino-collapse-{i}", **args)
+        for i, (label, args) in enumerate(variants.items())}
 for run in runs.values():
     print(run.caption())
 
@@ -325,13 +334,9 @@ course.verdict("the collapsed runs are worse feature extractors (kNN)",
 # too.
 
 # %%
-crop_runs = {0: experiments.run("07-dino-local-0", TrainConfig(
-                 method="dino", profile=S.profile, method_args={"n_local": 0},
-                 log_every=LOG_EVERY)),
+crop_runs = {0: dino_run("07-dino-local-0", n_local=0),
              2: runs["centring + sharpening"],
-             6: experiments.run("07-dino-local-6", TrainConfig(
-                 method="dino", profile=S.profile, method_args={"n_local": 6},
-                 log_every=LOG_EVERY))}
+             6: dino_run("07-dino-local-6", n_local=6)}
 for n_local, run in crop_runs.items():
     print(f"{n_local} local crops: kNN {run.metrics['knn_top1']:.3f}; {run.caption()}")
 
@@ -376,7 +381,7 @@ course.verdict("more local crops help more: 0 < 2 < 6 (kNN)",
 
 # %%
 VIT = {
-    "smoke": dict(steps=2, batch_size=16, eval_train_size=128, eval_test_size=64, log_every=1),
+    "smoke": dict(steps=1, batch_size=8, eval_train_size=64, eval_test_size=32, log_every=1),
     "cpu": dict(steps=60, batch_size=64, warmup_steps=10, eval_train_size=2000,
                 eval_test_size=500, log_every=5),
     "gpu": dict(),
@@ -398,7 +403,7 @@ vit_init = models.build_backbone("vit_tiny", image_size=train_data.image_size).e
 course.show_source(models.VisionTransformer.attention_maps)
 
 # %%
-N_ATTN = 256
+N_ATTN = 32 if S.profile == "smoke" else 256  # test images for the IoU
 x_test = test_data.images[:N_ATTN]
 twin = data.load("shapes", split="test", colour="fixed", backgrounds=["flat"])
 # fixed foreground colour has HSV value 1 (a channel at 255); flat backgrounds stay below 0.42
@@ -438,12 +443,12 @@ print(f"object covers {object_mask.float().mean():.1%} of the pixels on average"
 # %%
 show = 8
 up = lambda m: F.interpolate(m, size=x_test.shape[-2:], mode="nearest")  # noqa: E731
-rows = [("image", None), ("object mask", object_mask[:show].float()),
+panels = [("image", None), ("object mask", object_mask[:show].float()),
         (f"[CLS] attention, head {best} (trained)", up(attn[:show, best:best + 1])[:, 0]),
         ("60 % of its mass", keep_mass(attn[:show])[:, best].float()),
-        ("head mean at init", up(attn_init[:show].mean(1, keepdim=True))[:, 0])]
-fig, axes = plt.subplots(len(rows), show, figsize=(8, 5.4))
-for r, (title, maps) in enumerate(rows):
+          ("head mean at init", up(attn_init[:show].mean(1, keepdim=True))[:, 0])]
+fig, axes = plt.subplots(len(panels), show, figsize=(8, 5.4))
+for r, (title, maps) in enumerate(panels):
     for i in range(show):
         ax = axes[r, i]
         if maps is None:

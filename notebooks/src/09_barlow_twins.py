@@ -26,7 +26,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, evaluate, experiments, models
+from sslkit import augment, course, data, experiments, models
 from sslkit.methods import get_method
 from sslkit.methods.barlow_twins import BarlowTwins, BarlowTwinsConfig
 from sslkit.train import TrainConfig
@@ -108,11 +108,11 @@ course.show_source(BarlowTwins.forward)
 # %% [markdown]
 # ## Experiment: batch size, projector width, no BatchNorm
 #
-# Five runs at the same profile and seed, each differing from the first in one switch:
+# Four runs at the same profile and seed, each differing from the first in one switch:
 #
-# - **batch size**: $B/4$ and $B/2$ instead of the profile's $B$. To compare at the same
-#   number of images seen (as the paper compares at the same number of epochs), the smaller
-#   batches take 4x and 2x more steps; the learning rate is scaled by batch/256, as usual.
+# - **batch size**: $B/4$ instead of the profile's $B$. To compare at the same number of
+#   images seen (as the paper compares at the same number of epochs), the smaller batch
+#   takes 4x more steps; the learning rate is scaled by batch/256, as usual.
 # - **projector width**: $D = 128$ instead of the profile's width (1024 at the `cpu`
 #   profile). The paper reports that accuracy keeps rising with $D$ up to 16384 (its Fig. 4),
 #   where SimCLR and BYOL saturate.
@@ -130,7 +130,6 @@ B, T, width = base.batch_size, base.steps, base.method_args["projector"][-1]
 variants = {  # label: (TrainConfig fields, keep the trained network?)
     f"B={B}, D={width}": (dict(), True),
     f"B={B // 4} (x4 steps)": (dict(batch_size=B // 4, steps=4 * T, log_every=4 * base.log_every), False),
-    f"B={B // 2} (x2 steps)": (dict(batch_size=B // 2, steps=2 * T, log_every=2 * base.log_every), False),
     "D=128": (dict(method_args={"projector": (128, 128, 128)}), False),
     "no BN in projector": (dict(method_args={"projector_norm": "none"}), False),
 }
@@ -148,14 +147,8 @@ for run in runs.values():
 # every useful run must beat.
 
 # %%
-torch.manual_seed(S.seed)
-random_backbone = models.build_backbone(base.backbone, norm=base.norm).to(S.device)
-bank = train_data.subset(slice(0, base.eval_train_size))
-query = test_data.subset(slice(0, base.eval_test_size))
-knn_random = evaluate.knn_accuracy(
-    evaluate.extract_features(random_backbone, bank.images, mean, std), bank.labels,
-    evaluate.extract_features(random_backbone, query.images, mean, std), query.labels,
-    k=base.knn_k, temperature=base.knn_temperature, num_classes=len(train_data.classes))
+knn_random = course.random_init_knn(TrainConfig(method="barlowtwins", profile=S.profile),
+                                    train_data, test_data)
 print(f"kNN of the randomly initialised backbone: {knn_random:.3f}")
 
 # %%
@@ -163,8 +156,9 @@ from IPython.display import Markdown
 Markdown(course.results_table(runs))
 
 # %% [markdown]
-# The two terms of the loss during training, for every run. The batch-size runs are drawn
-# against the number of images seen, so that the curves are comparable.
+# The two terms of the loss during training, per matrix entry so that different widths $D$
+# compare, and the effective rank of $z$. Every curve is drawn against the number of images
+# seen, so that the two batch sizes compare.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
@@ -211,10 +205,13 @@ matrices = {stage: {n: net.cross_correlation(x_a[:n], x_b[:n]).cpu()
             for stage, net in networks.items()}
 
 
-def matrix_summary(c: torch.Tensor) -> dict:
+def matrix_summary(c: torch.Tensor, lambd: float = initial.cfg.lambd) -> dict:
+    """Mean diagonal, mean squared off-diagonal entry, and the loss sum (1-C_ii)^2 + lambd sum C_ij^2."""
     d = c.shape[0]
     off = c[~torch.eye(d, dtype=torch.bool)]
-    return {"diag": torch.diagonal(c).mean().item(), "off_sq": off.pow(2).mean().item()}
+    loss = (1 - torch.diagonal(c)).pow(2).sum() + lambd * off.pow(2).sum()
+    return {"diag": torch.diagonal(c).mean().item(), "off_sq": off.pow(2).mean().item(),
+            "loss": loss.item()}
 
 
 def show_matrix(stage="after training", n=n_held_out, block=32):
@@ -242,10 +239,14 @@ show_matrix("at initialisation")
 show_matrix("after training")
 
 # %% [markdown]
-# At initialisation the embedding dimensions are strongly correlated with each other: a
-# random projector mixes the same few directions of the backbone's output into all $D$
-# outputs, so the off-diagonal entries spread widely. Training drives the off-diagonal
-# entries towards zero and the diagonal towards one.
+# At initialisation the two views of an image get nearly unrelated embeddings: the
+# diagonal is far below 1. Training raises it — each dimension becomes invariant to the
+# augmentations — while the redundancy term holds the off-diagonal entries in a narrow
+# peak around 0. The two goals pull against each other: the cheapest way to make many
+# dimensions invariant is to copy one invariant feature into all of them, and that is
+# exactly what the off-diagonal term charges for. (Watch the training curves above: the
+# off-diagonal entries can grow while invariance is being learnt; the redundancy term is
+# what limits them.)
 #
 # **How low can the off-diagonal entries go?** Even for truly independent dimensions, a
 # correlation estimated from $N$ samples is not exactly zero: it scatters with a standard
@@ -277,19 +278,18 @@ rank = {k: r.metrics["rank"] for k, r in runs.items()}
 default, small, no_bn = f"B={B}, D={width}", f"B={B // 4} (x4 steps)", "no BN in projector"
 before = matrix_summary(matrices["at initialisation"][n_held_out])
 after = matrix_summary(matrices["after training"][n_held_out])
-course.verdict("training pushes C towards the identity (diagonal up, off-diagonal down)",
-               after["diag"] > before["diag"] + 0.1 and after["off_sq"] < 0.5 * before["off_sq"],
-               f"mean C_ii {before['diag']:.2f} -> {after['diag']:.2f}, "
-               f"mean C_ij^2 {before['off_sq']:.4f} -> {after['off_sq']:.4f} (on {n_held_out} "
-               f"held-out images)")
+course.verdict("training moves C towards the identity (the held-out loss falls by half)",
+               after["loss"] < 0.5 * before["loss"],
+               f"loss {before['loss']:.1f} -> {after['loss']:.1f}; mean C_ii "
+               f"{before['diag']:.2f} -> {after['diag']:.2f}, mean C_ij^2 {before['off_sq']:.4f} "
+               f"-> {after['off_sq']:.4f} (on {n_held_out} held-out images)")
 course.verdict("Barlow Twins learns without any asymmetry (kNN well above a random backbone)",
                knn[default] > knn_random + 0.05,
                f"kNN {knn[default]:.3f} vs {knn_random:.3f} at random initialisation")
 course.verdict("a 4x smaller batch, same images seen, costs at most 3 kNN points "
                "(paper Fig. 2: no large batch needed)",
                knn[small] >= knn[default] - 0.03,
-               f"kNN at B={B // 4}: {knn[small]:.3f}, at B={B // 2}: "
-               f"{knn[f'B={B // 2} (x2 steps)']:.3f}, at B={B}: {knn[default]:.3f}")
+               f"kNN at B={B // 4}: {knn[small]:.3f}, at B={B}: {knn[default]:.3f}")
 course.verdict(f"a wider projector helps (paper Fig. 4): D={width} beats D=128",
                knn[default] > knn["D=128"],
                f"kNN {knn[default]:.3f} vs {knn['D=128']:.3f}")
