@@ -34,6 +34,7 @@ from sslkit import augment, course, data, evaluate, experiments, models
 from sslkit.losses import amdim as amdim_losses
 from sslkit.methods.amdim import AMDIM
 from sslkit.train import TrainConfig
+from sslkit.train.loop import random_subset
 
 S = course.setup(seed=0)
 print(S)  # SSLKIT_PROFILE=smoke|cpu|gpu chooses the run size; unset, the hardware decides
@@ -219,7 +220,8 @@ def stage_knn(backbone, bank, query):
 
 n_bank, n_query = ((1000, 500) if S.profile == "smoke"
                    else (cfg["eval_train_size"], cfg["eval_test_size"]))
-bank, query = train_data.subset(slice(0, n_bank)), test_data.subset(slice(0, n_query))
+# the random subsets the training loop's own kNN evaluation draws
+bank, query = random_subset(train_data, n_bank, seed=1), random_subset(test_data, n_query, seed=2)
 torch.manual_seed(cfg["seed"])  # the initial weights of every run
 networks = {"random init": models.build_backbone(cfg["backbone"], norm=cfg["norm"])}
 networks.update({label: run.method.backbone for label, run in runs.items()})

@@ -27,7 +27,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, evaluate, experiments, models
+from sslkit import augment, course, data, experiments
 from sslkit.methods import get_method
 from sslkit.methods.byol import BYOL
 from sslkit.train import TrainConfig
@@ -166,13 +166,8 @@ plt.tight_layout()
 # initialisation, untrained.
 
 # %%
-torch.manual_seed(base.seed)  # the initial weights of every run
-random_net = models.build_backbone(base.backbone)
-bank = train_data.subset(slice(0, base.eval_train_size))
-query = test_data.subset(slice(0, base.eval_test_size))
-knn_random = evaluate.knn_accuracy(
-    evaluate.extract_features(random_net, bank.images, mean, std), bank.labels,
-    evaluate.extract_features(random_net, query.images, mean, std), query.labels)
+knn_random = course.random_init_knn(TrainConfig(method="byol", profile=S.profile),
+                                    train_data, test_data)
 print(f"kNN top-1 of the untrained backbone: {knn_random:.3f}")
 
 # %% [markdown]
@@ -255,8 +250,8 @@ norm_variants = {  # label: (result key, heads' method_args, backbone norm)
     "no BN anywhere": ("05-byol-no-bn", no_bn, "none"),
     "GN + WS": ("05-byol-gn-ws", gn_heads, "gn_ws"),
 }
-if S.profile == "smoke":
-    norm_variants.pop("no BN in the heads")
+if S.profile == "smoke":  # CI: the batch-independent variant only
+    norm_variants = {"GN + WS": norm_variants["GN + WS"]}
 norm_runs = {"BYOL": ema_runs[BYOL_LABEL]}
 norm_runs.update({label: byol_run(key, args, norm=norm)
                   for label, (key, args, norm) in norm_variants.items()})
@@ -282,14 +277,16 @@ table(norm_runs)
 # BYOL's loss is computed per image; only BatchNorm couples the images of a batch.
 #
 # We train BYOL with a batch four times smaller for four times as many steps (the same
-# number of epochs; the learning rate scales with the batch, as everywhere in sslkit).
+# number of epochs; the learning rate scales with the batch, as everywhere in sslkit). At the
+# smoke size, CI halves the batch instead.
 
 # %%
-small = base.batch_size // 4
+factor = 2 if S.profile == "smoke" else 4
+small = base.batch_size // factor
 batch_runs = {f"batch {base.batch_size}": ema_runs[BYOL_LABEL],
               f"batch {small}": byol_run("05-byol-batch-small",
-                                         batch_size=small, steps=4 * base.steps,
-                                         log_every=4 * base.log_every)}
+                                         batch_size=small, steps=factor * base.steps,
+                                         log_every=factor * base.log_every)}
 print(batch_runs[f"batch {small}"].caption())
 fig, ax = plt.subplots(figsize=(6, 3.2))
 for label, run in batch_runs.items():
@@ -348,16 +345,18 @@ if "no BN in the heads" in norm_runs:
                    fails(run, byol),
                    f"std {std_l2(run):.4f}, kNN {knn(run):.3f} vs BYOL {knn(byol):.3f}; "
                    "Richemond et al. found BN in the encoder enough (72.1%)")
-run = norm_runs["no BN anywhere"]
-course.verdict("without any BatchNorm BYOL fails (Richemond et al.: 0.1%)",
-               fails(run, byol),
-               f"std {std_l2(run):.4f}, kNN {knn(run):.3f} vs BYOL {knn(byol):.3f}")
+if "no BN anywhere" in norm_runs:
+    run = norm_runs["no BN anywhere"]
+    course.verdict("without any BatchNorm BYOL fails (Richemond et al.: 0.1%)",
+                   fails(run, byol),
+                   f"std {std_l2(run):.4f}, kNN {knn(run):.3f} vs BYOL {knn(byol):.3f}")
 gn = norm_runs["GN + WS"]
 course.verdict("GroupNorm + weight standardisation recovers BYOL without batch statistics",
-               not fails(gn, byol) and knn(gn) > knn(run) + 0.02,
-               f"kNN {knn(gn):.3f} vs BYOL {knn(byol):.3f} and no-BN {knn(run):.3f}")
+               not fails(gn, byol) and knn(gn) > knn_random + 0.05,
+               f"std {std_l2(gn):.4f}, kNN {knn(gn):.3f} vs BYOL {knn(byol):.3f} "
+               f"and untrained {knn_random:.3f}")
 small_run = batch_runs[f"batch {small}"]
-course.verdict(f"BYOL is robust to a 4x smaller batch ({base.batch_size} -> {small})",
+course.verdict(f"BYOL is robust to a {factor}x smaller batch ({base.batch_size} -> {small})",
                abs(knn(small_run) - knn(byol)) < 0.05 and not fails(small_run, byol),
                f"kNN {knn(small_run):.3f} vs {knn(byol):.3f}")
 
@@ -372,10 +371,15 @@ course.verdict(f"BYOL is robust to a 4x smaller batch ({base.batch_size} -> {sma
 # $\tau = 0$), so on a small problem like ours $\tau = 0$ may survive: the verdict says what
 # happened here. In between, the target is a slowly improving teacher.
 #
-# **BatchNorm.** The verdicts compare the article's claim with Richemond et al.'s. In our
-# runs the SmallCNN backbone is four layers deep; without any normalisation it is easier to
-# train than a ResNet-50 without BatchNorm, so the gap between the variants may be smaller
-# than on ImageNet.
+# **BatchNorm.** The verdicts compare the article's claim with Richemond et al.'s. Their
+# point is not that any batch-independent layer will do: BatchNorm also *centres* every
+# hidden unit over the batch and keeps the network well conditioned, and whatever replaces it
+# must do that job. Without BatchNorm they needed a careful, data-dependent initialisation
+# to reach 65.7%, and GroupNorm + weight standardisation to match BYOL. Watch the first
+# logged steps of the std curves: a network that starts with nearly aligned embeddings
+# (std far below $1/\sqrt{d}$ from step 1) is already close to the collapsed solution, and
+# BYOL's dynamics can finish the job. If the GN + WS verdict above says NOT REPRODUCED, our
+# small network and short schedule did not reproduce their ImageNet result.
 #
 # ## Summary
 #
