@@ -144,7 +144,7 @@ axes[1].set_yscale("log")
 axes[1].set_title("memory of the target (capped at 10^4)", fontsize=10)
 for ax in axes:
     ax.set_xlabel("step")
-axes[1].legend(fontsize=8, frameon=False)
+axes[1].legend(fontsize=8, frameon=False, loc="center right")
 plt.tight_layout()
 
 # %% [markdown]
@@ -174,7 +174,7 @@ print(f"kNN top-1 of the untrained backbone: {knn_random:.3f}")
 # ## Experiment 1: the target decay rate
 #
 # Four runs that differ only in how the target follows the online network. (At the smoke
-# size, CI runs only two of them.)
+# size, CI runs only BYOL's own schedule.)
 
 # %%
 BYOL_LABEL = f"cosine {tau_base} -> 1 (BYOL)"
@@ -184,8 +184,8 @@ ema_variants = {  # label: (result key, method_args)
     BYOL_LABEL: ("05-byol-cosine", {}),
     "tau = 1 (frozen target)": ("05-byol-tau-1", dict(tau_schedule="constant", tau_base=1.0)),
 }
-if S.profile == "smoke":  # CI: BYOL and one failure case
-    ema_variants = {k: ema_variants[k] for k in ("tau = 0 (target = online)", BYOL_LABEL)}
+if S.profile == "smoke":  # CI runs one variant per experiment, to stay fast
+    ema_variants = {BYOL_LABEL: ema_variants[BYOL_LABEL]}
 
 
 def byol_run(key, method_args=None, **train_args):
@@ -250,7 +250,7 @@ norm_variants = {  # label: (result key, heads' method_args, backbone norm)
     "no BN anywhere": ("05-byol-no-bn", no_bn, "none"),
     "GN + WS": ("05-byol-gn-ws", gn_heads, "gn_ws"),
 }
-if S.profile == "smoke":  # CI: the batch-independent variant only
+if S.profile == "smoke":  # CI: the batch-independent variant only, to stay fast
     norm_variants = {"GN + WS": norm_variants["GN + WS"]}
 norm_runs = {"BYOL": ema_runs[BYOL_LABEL]}
 norm_runs.update({label: byol_run(key, args, norm=norm)
