@@ -76,9 +76,10 @@ plt.tight_layout()
 #
 # ### The naive siamese classifier
 #
-# Read the logits as class probabilities, $p(y \mid x) = \operatorname{softmax}_y\big(l(x)/\tau\big)$,
-# and ask the two views $x_1, x_2$ of an image to agree, with the cross-entropy of one
-# view's prediction against the other's:
+# Read the logits as class probabilities,
+# $p(y \mid x) = \operatorname{softmax}_y\big(l(x)/\tau\big)$, and ask the two views
+# $x_1, x_2$ of an image to agree, with the cross-entropy of one view's prediction against
+# the other's:
 #
 # $$
 # \ell(x_1, x_2) = -\sum_{y=1}^{C} p(y \mid x_2) \log p(y \mid x_1).
@@ -95,8 +96,9 @@ plt.tight_layout()
 # the samples of a batch of size $N$ as the only possible inputs, each with $p(x) = 1/N$.
 # For a batch the logits form an $N \times C$ matrix, and two normalisations make sense:
 #
-# - **rows** (over the classes): $r_{ny} = \operatorname{softmax}_y\big(l_{ny}/\tau_{\text{row}}\big)$,
-#   the classifier's own $p(y \mid x_n)$;
+# - **rows** (over the classes):
+#   $r_{ny} = \operatorname{softmax}_y\big(l_{ny}/\tau_{\text{row}}\big)$, the classifier's
+#   own $p(y \mid x_n)$;
 # - **columns** (over the batch): $p(x_n \mid y) = r_{ny} / \sum_{n'} r_{n'y}$, which of the
 #   batch's images class $y$ describes (Bayes' rule with $p(x) = 1/N$).
 #
@@ -114,14 +116,14 @@ plt.tight_layout()
 # particular. The other classes get $r_{ny} \approx 0$ for every image, so their columns
 # normalise to $1/N$ as well. The prediction is uniform, and the cross-entropy of a uniform
 # prediction is $\log C$ whatever the target: the collapsed network scores like a blind
-# guess. If instead
-# the batch splits evenly, each image confidently in one class of $N/C$ members, then
-# $\tilde p = 1$ for its class and the loss is 0.
+# guess. If instead the batch splits evenly, each image confidently in one class of $N/C$
+# members, then $\tilde p = 1$ for its class and the loss is 0.
 #
 # The target side gets the same treatment, sharper: the other view's logits are normalised
-# over the batch with a lower temperature, $q_{ny} = \operatorname{softmax}_n\big(l_{ny}/\tau_{\text{col}}\big)$,
-# and then each row is made to sum to 1, which is Bayes' rule with a uniform prior applied
-# to $q$ as $p(x \mid y)$. The loss is the cross-entropy between the two, averaged over the
+# over the batch with a lower temperature,
+# $q_{ny} = \operatorname{softmax}_n\big(l_{ny}/\tau_{\text{col}}\big)$, and then each row
+# is made to sum to 1, which is Bayes' rule with a uniform prior applied to $q$ read as
+# $p(x \mid y)$. The loss is the cross-entropy between the two, averaged over the
 # batch and over the pairs of views (every ordered pair except two local crops), with
 # $\tau_{\text{row}} = 0.1$ and $\tau_{\text{col}} = 0.05$ as in the official code. Nothing
 # is detached: gradients flow through both the target and the prediction.
@@ -136,7 +138,7 @@ course.show_source(siamese_ce_loss)
 
 # %% [markdown]
 # Before any training, the two losses on three hand-made batches of cosine logits ($N = 64$,
-# $C = 10$, the same logits for both views): every image in class 0; the images split evenly
+# $C = 10$, the same logits for both views): every image in one class; the images split evenly
 # over the classes; random cosines.
 
 # %%
@@ -147,7 +149,7 @@ balanced = torch.zeros(N, C)
 balanced[torch.arange(N), torch.arange(N) % C] = 1.0
 random_cos = torch.rand(N, C, generator=torch.Generator().manual_seed(0)) * 2 - 1
 rows = ["| batch | plain cross-entropy | Self-Classifier |", "|---|---|---|"]
-for name, logits in (("all in class 0", collapsed), ("evenly split", balanced),
+for name, logits in (("all in one class", collapsed), ("evenly split", balanced),
                      ("random", random_cos)):
     rows.append(f"| {name} | {float(siamese_ce_loss([logits, logits])):.3f} | "
                 f"{float(self_classifier_loss([logits, logits])):.3f} |")
@@ -187,6 +189,9 @@ course.show_source(SelfClassifier.predict_clusters)
 # `largest_class_fraction`, the share of the batch in the most popular class.
 
 # %%
+# at the smoke profile (CI only), shorter runs and a smaller kNN keep the notebook quick
+RUN_SIZE = {"smoke": dict(steps=20, log_every=4, eval_train_size=1024, eval_test_size=500)
+            }.get(S.profile, {})
 ours, plain, official = ("Self-Classifier (uniform prior)", "plain cross-entropy",
                          "Self-Classifier, official hue jitter")
 variants = {ours: ({}, AUG),
@@ -194,7 +199,7 @@ variants = {ours: ({}, AUG),
             official: ({}, {})}
 runs = {label: experiments.run(f"08-selfclassifier-{i}",
                                TrainConfig(method="selfclassifier", profile=S.profile,
-                                           method_args=args, recipe_args=aug),
+                                           method_args=args, recipe_args=aug, **RUN_SIZE),
                                need_model=True)
         for i, (label, (args, aug)) in enumerate(variants.items())}
 for run in runs.values():

@@ -218,7 +218,8 @@ course.show_source(corinfomax_loss)
 # %% [markdown]
 # ## Experiment: the decorrelation family at one budget
 #
-# Five runs: Barlow Twins, VICReg, W-MSE, TWIST and CorInfoMax, each with its own default
+# Five runs: Barlow Twins, VICReg, W-MSE, TWIST and CorInfoMax (Barlow Twins is left out at
+# the `smoke` profile, to keep the test quick), each with its own default
 # head and augmentation at this profile, and the same data, backbone, optimiser, batch
 # size, number of steps and seed. The Barlow Twins and VICReg runs are those of chapters 9
 # and 10 (same keys and configurations: a stored result is reused).
@@ -233,6 +234,8 @@ keys = {"barlowtwins": "09-barlowtwins-0", "vicreg": "10-vicreg-0", "wmse": "11-
         "twist": "11-twist", "corinfomax": "11-corinfomax"}
 names = {"barlowtwins": "Barlow Twins", "vicreg": "VICReg", "wmse": "W-MSE",
          "twist": "TWIST", "corinfomax": "CorInfoMax"}
+if S.profile == "smoke":  # keeps the test quick: VICReg alone stands for chapters 9-10
+    del keys["barlowtwins"]
 runs = {names[m]: experiments.run(key, TrainConfig(method=m, profile=S.profile),
                                   train_data=train_data, test_data=test_data)
         for m, key in keys.items()}
@@ -299,7 +302,7 @@ plt.tight_layout()
 # runs above.
 
 # %%
-family_best = max(summary["Barlow Twins"]["knn"], summary["VICReg"]["knn"])
+family_best = max(summary[k]["knn"] for k in ("Barlow Twins", "VICReg") if k in summary)
 course.verdict("whitening gives the batch identity covariance (W-MSE's premise)",
                deviation < 1e-3, f"max |Cov(whiten(z)) - I| = {deviation:.1e}")
 for label in ("W-MSE", "TWIST", "CorInfoMax"):
