@@ -63,6 +63,8 @@ plt.tight_layout()
 # augmentations differ. At the `cpu` profile that is a SmallCNN trained for 400 steps of
 # 256 images with AdamW, the same for all. (At the `gpu` profile each method uses its
 # official optimiser instead — LARS, SGD or AdamW — as listed in its `train_defaults`.)
+# Equal steps are not equal compute: BYOL and DINO also run a target network, DINO and
+# Self-Classifier add small local crops, AAE a decoder. The time per step shows the cost.
 #
 # For each run we measure:
 #
