@@ -1,6 +1,6 @@
 """TWIST: twin class distributions that agree, are sharp per sample and balanced per batch.
 
-Wang, Liu, Zhang & Zhang 2021, "Self-Supervised Learning by Estimating Twin Class
+Wang, Kong, Zhang, Liu & Li 2021, "Self-Supervised Learning by Estimating Twin Class
 Distributions", arXiv:2110.07402. Official code: bytedance/TWIST, `objective.py` (`EntLoss`,
 `KL`, `EH`, `HE`), defaults from `train.py` (`--lam1 0 --lam2 1 --tau 1 --EPS 1e-5`).
 """

@@ -1,6 +1,6 @@
 """TWIST: two views' class distributions that agree, are confident, and use every class.
 
-Wang, Liu, Zhang & Zhang 2021, "Self-Supervised Learning by Estimating Twin Class
+Wang, Kong, Zhang, Liu & Li 2021, "Self-Supervised Learning by Estimating Twin Class
 Distributions", arXiv 2110.07402; official code bytedance/TWIST (train.py: `TWIST`,
 `ProjectionHead`, optimiser defaults; engine.py: the two-view loss; objective.py: `EntLoss`).
 Two views go through the same backbone and a head that ends in K logits standardised by a
