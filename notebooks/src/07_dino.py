@@ -449,7 +449,7 @@ up = lambda m: F.interpolate(m, size=x_test.shape[-2:], mode="nearest")  # noqa:
 panels = [("image", None), ("object mask", object_mask[:show].float()),
         (f"[CLS] attention, head {best} (trained)", up(attn[:show, best:best + 1])[:, 0]),
         ("60 % of its mass", keep_mass(attn[:show])[:, best].float()),
-          ("head mean at init", up(attn_init[:show].mean(1, keepdim=True))[:, 0])]
+          (f"head {best} at initialisation", up(attn_init[:show, best:best + 1])[:, 0])]
 fig, axes = plt.subplots(len(panels), show, figsize=(9, 5.2))
 for r, (title, maps) in enumerate(panels):
     for i in range(show):
