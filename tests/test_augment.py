@@ -464,3 +464,12 @@ def test_bad_names_and_arguments_are_refused(images):
         torchvision_recipe("byol", 32, MEAN, STD)(images)
     with pytest.raises(ValueError, match="float batch"):
         A.adjust_hue(images, torch.zeros(8))
+
+
+def test_range_overrides_given_as_lists_work_like_tuples():
+    # the command line parses --recipe-set crop_scale=[0.3,1.0] as JSON, i.e. a list
+    from sslkit.augment import recipe_views
+
+    as_list = recipe_views("vicreg", 32, crop_scale=[0.3, 1.0])
+    as_tuple = recipe_views("vicreg", 32, crop_scale=(0.3, 1.0))
+    assert as_list == as_tuple and as_list[0].crop_scale == (0.3, 1.0)

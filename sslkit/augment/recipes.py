@@ -164,7 +164,7 @@ def recipe_views(name: str, image_size: int, **overrides) -> list[ViewSpec]:
     if n_local < 0:
         raise ValueError(f"n_local must be >= 0, got {n_local}")
     local_size = overrides.pop("local_size", None)
-    local_crop_scale = overrides.pop("local_crop_scale", (0.05, 0.4))
+    local_crop_scale = tuple(overrides.pop("local_crop_scale", (0.05, 0.4)))
     views, takes_overrides = _views(name, image_size, n_local, local_size, local_crop_scale)
     out = []
     for index, (view, takes) in enumerate(zip(views, takes_overrides)):
@@ -175,6 +175,8 @@ def recipe_views(name: str, image_size: int, **overrides) -> list[ViewSpec]:
                     if len(value) != len(views):
                         raise ValueError(f"{key} has {len(value)} values but recipe {name!r} has {len(views)} views")
                     value = value[index]
+                elif isinstance(value, list):
+                    value = tuple(value)  # ranges arrive as JSON lists from the command line
                 changes[key] = value
             view = replace(view, **changes)
         out.append(view)
