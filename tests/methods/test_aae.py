@@ -15,11 +15,6 @@ from sslkit.train import TrainConfig, train
 from sslkit.train.optim import build_optimizer
 
 
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setitem(methods.METHODS, "aae", SPEC)
-
-
 @pytest.fixture(scope="module")
 def shapes32():
     return load("shapes", n=256), load("shapes", split="test", n=128)

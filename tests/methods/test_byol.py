@@ -7,18 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from sslkit import methods
 from sslkit.data import load
 from sslkit.methods.byol import BYOL, SPEC, BYOLConfig
 from sslkit.models import build_backbone
 from sslkit.train import TrainConfig, train
 from sslkit.train.optim import build_optimizer
 from sslkit.train.schedules import ema_momentum
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setitem(methods.METHODS, "byol", SPEC)
 
 
 @pytest.fixture(scope="module")

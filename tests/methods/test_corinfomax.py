@@ -19,11 +19,6 @@ from sslkit.train.optim import build_optimizer
 BUFFERS = ("R_a", "R_b", "mu_a", "mu_b")
 
 
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setitem(methods.METHODS, "corinfomax", SPEC)
-
-
 @pytest.fixture(scope="module")
 def shapes32():
     return load("shapes", n=256), load("shapes", split="test", n=128)

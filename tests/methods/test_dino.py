@@ -18,11 +18,6 @@ from sslkit.train.optim import build_optimizer
 from sslkit.train.schedules import ema_momentum
 
 
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setitem(methods.METHODS, "dino", SPEC)
-
-
 @pytest.fixture(scope="module")
 def shapes32():
     return load("shapes", n=256), load("shapes", split="test", n=128)

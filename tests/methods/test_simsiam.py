@@ -7,17 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from sslkit import methods
 from sslkit.data import load
 from sslkit.methods.simsiam import SPEC, SimSiam, SimSiamConfig
 from sslkit.models import build_backbone
 from sslkit.train import TrainConfig, train
 from sslkit.train.optim import build_optimizer
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setitem(methods.METHODS, "simsiam", SPEC)
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,6 @@ VARIANTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setitem(methods.METHODS, "vicreg", SPEC)
-
-
 @lru_cache(maxsize=None)
 def shapes16():
     # 16 px keeps each collapse run to a few seconds on a shared CPU

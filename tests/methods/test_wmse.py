@@ -14,11 +14,6 @@ from sslkit.models import build_backbone
 from sslkit.train import TrainConfig, train
 
 
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setitem(methods.METHODS, "wmse", SPEC)
-
-
 @pytest.fixture(scope="module")
 def shapes32():
     return load("shapes", n=256), load("shapes", split="test", n=128)
