@@ -17,6 +17,7 @@ OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set): see belo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=10_000, help="number of synthetic images")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads for ours (default: torch's, one per core)")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -121,6 +123,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ours (batched on {device}): median {ours_median:,.0f} views/s")
     print(f"torchvision (DataLoader, {args.workers} workers): median {torchvision_median:,.0f} views/s")
     print(f"ratio={ours_median / torchvision_median:.2f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({
+            "recipe": args.recipe, "image_size": args.image_size, "batch_size": args.batch_size,
+            "device": str(device), "workers": args.workers, "repeats": args.repeats,
+            "batched_views_per_s": ours_rates, "per_image_views_per_s": torchvision_rates,
+            "batched_median": ours_median, "per_image_median": torchvision_median,
+            "ratio": ours_median / torchvision_median}, indent=1))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None,
                    help="run folder for checkpoints and results.json (default: runs/METHOD-DATA-PROFILE)")
     t.add_argument("--steps", type=int, default=None)
+    t.add_argument("--minutes", type=float, default=None,
+                   help="size the run to this many minutes of training on this machine "
+                        "(measures a few steps first; replaces --steps)")
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None, help="base learning rate at batch 256")
     t.add_argument("--optimizer", default=None, choices=["sgd", "adamw", "lars"])
@@ -107,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
                       recipe_args=_key_values(args.recipe_set, "--recipe-set"))
     started = time.perf_counter()
     try:
+        if args.minutes is not None:
+            if args.steps is not None:
+                raise ValueError("give --steps or --minutes, not both")
+            from sslkit.train.budget import steps_for_budget
+            steps, per_step = steps_for_budget(cfg, args.minutes * 60)
+            print(f"{per_step:.2f} s per step measured: {steps} steps fit in "
+                  f"{args.minutes:g} min", file=sys.stderr)
+            cfg = dataclasses.replace(cfg, steps=steps)
         result = train(cfg, progress=not args.quiet)
     except KeyboardInterrupt as err:
         print(f"\n{err}", file=sys.stderr)

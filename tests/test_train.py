@@ -170,3 +170,44 @@ def test_eval_and_train_subsets_are_random_not_a_class_sorted_prefix():
     assert len(sub) == 100 and set(sub.labels.tolist()) == set(range(10))
     assert random_subset(data, None, seed=1) is data
     assert torch.equal(sub.labels, random_subset(data, 100, seed=1).labels)
+
+
+def _lars_reference_step(params, state, lr, wd, momentum, eta, exclude):
+    """The official per-parameter LARS update (facebookresearch/barlowtwins main.py)."""
+    with torch.no_grad():
+        for p in params:
+            d = p.grad
+            if not exclude:
+                d = d.add(p, alpha=wd)
+                pn, un = torch.norm(p), torch.norm(d)
+                q = torch.where((pn > 0) & (un > 0), eta * pn / un, torch.ones_like(pn))
+                d = d.mul(q)
+            mu = state.setdefault(p, torch.zeros_like(p))
+            mu.mul_(momentum).add_(d)
+            p.add_(mu, alpha=-lr)
+
+
+def test_foreach_lars_equals_the_per_parameter_reference():
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    b = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    b.load_state_dict(a.state_dict())
+    torch.nn.init.zeros_(a[2].weight), torch.nn.init.zeros_(b[2].weight)  # the norm-0 branch
+    decay = lambda m: [p for p in m.parameters() if p.ndim > 1]  # noqa: E731
+    no_decay = lambda m: [p for p in m.parameters() if p.ndim <= 1]  # noqa: E731
+    opt = LARS([{"params": decay(a)}, {"params": no_decay(a), "lars_exclude": True}],
+               lr=0.2, weight_decay=1e-2, momentum=0.9, eta=0.02)
+    state = {}
+    before = [p.detach().clone() for p in a.parameters()]
+    x = torch.randn(16, 5)
+    for _ in range(4):
+        for m in (a, b):
+            m.zero_grad()
+            m(x).pow(2).sum().backward()
+        opt.step()
+        _lars_reference_step(decay(b), state, 0.2, 1e-2, 0.9, 0.02, exclude=False)
+        _lars_reference_step(no_decay(b), state, 0.2, 1e-2, 0.9, 0.02, exclude=True)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb)
+    # every weight moved (the bias before BatchNorm has no gradient, so it may not)
+    assert all(not torch.equal(p, q) for p, q in zip(a.parameters(), before) if p.ndim > 1)

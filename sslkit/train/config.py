@@ -54,7 +54,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
     precision: str = "auto"           # auto (bf16 on CUDA, fp32 elsewhere) | fp32 | bf16
-    channels_last: bool | None = None # None: on for CUDA
+    channels_last: bool | None = None # None: on for CUDA and CPU (not MPS)
     compile: bool = False             # torch.compile the method (pays off on long GPU runs)
     log_every: int | None = None
     eval_every: int = 0               # kNN during training every N steps (0: only at the end)

@@ -12,7 +12,15 @@ from torch import nn
 
 
 class LARS(torch.optim.Optimizer):
-    """SGD with momentum and a layer-wise trust ratio eta * ||w|| / ||g + wd * w||."""
+    """SGD with momentum and a layer-wise trust ratio eta * ||w|| / ||g + wd * w||.
+
+    The update, per parameter p with gradient g (official `LARS.step`):
+        d = g + wd * p; d *= eta * ||p|| / ||d|| (1 where either norm is 0);
+        mu = momentum * mu + d; p -= lr * mu
+    Groups with lars_exclude=True (biases, norms) skip the first line's decay and ratio.
+    Implemented with torch._foreach ops over all tensors of a group at once: on a GPU a few
+    kernel launches per step instead of ~10 per parameter, and no host synchronisation.
+    """
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
                  eta: float = 0.001):
@@ -24,25 +32,28 @@ class LARS(torch.optim.Optimizer):
     def step(self, closure=None):
         loss = closure() if closure is not None else None
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d_p = p.grad
-                if not group["lars_exclude"]:
-                    d_p = d_p.add(p, alpha=group["weight_decay"])
-                    param_norm = torch.norm(p)
-                    update_norm = torch.norm(d_p)
-                    # trust ratio; 1 where either norm is 0 (fresh zero-init layers)
-                    q = torch.where((param_norm > 0) & (update_norm > 0),
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            updates = [p.grad for p in params]
+            if not group["lars_exclude"]:
+                updates = torch._foreach_add(updates, params, alpha=group["weight_decay"])
+                param_norm = torch.stack(torch._foreach_norm(params))
+                update_norm = torch.stack(torch._foreach_norm(updates))
+                # trust ratio; 1 where either norm is 0 (fresh zero-init layers)
+                ratio = torch.where((param_norm > 0) & (update_norm > 0),
                                     group["eta"] * param_norm / update_norm,
                                     torch.ones_like(param_norm))
-                    d_p = d_p.mul(q)
+                torch._foreach_mul_(updates, list(ratio.unbind()))
+            momenta = []
+            for p, d in zip(params, updates):
                 state = self.state[p]
                 if "mu" not in state:
                     state["mu"] = torch.zeros_like(p)
-                mu = state["mu"]
-                mu.mul_(group["momentum"]).add_(d_p)
-                p.add_(mu, alpha=-group["lr"])
+                momenta.append(state["mu"])
+            torch._foreach_mul_(momenta, group["momentum"])
+            torch._foreach_add_(momenta, updates)
+            torch._foreach_add_(params, momenta, alpha=-group["lr"])
         return loss
 
 
@@ -66,14 +77,16 @@ def build_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float
                     momentum: float = 0.9) -> torch.optim.Optimizer:
     """Build `name` over `module`'s trainable parameters (lr is set per step by the loop)."""
     groups = param_groups(module, weight_decay)
+    # one fused kernel for all parameters on CUDA instead of a launch per tensor
+    on_cuda = all(p.is_cuda for g in groups for p in g["params"])
     if name == "sgd":
         for g in groups:
             g.pop("lars_exclude", None)
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, fused=on_cuda or None)
     if name == "adamw":
         for g in groups:
             g.pop("lars_exclude", None)
-        return torch.optim.AdamW(groups, lr=lr)
+        return torch.optim.AdamW(groups, lr=lr, fused=on_cuda or None)
     if name == "lars":
         return LARS(groups, lr=lr, weight_decay=weight_decay, momentum=momentum)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

@@ -1,0 +1,148 @@
+"""Step overhead: one training step against the backbone passes it cannot avoid.
+
+    python benchmarks/step_overhead.py [--profile cpu] [--methods byol vicreg] [--repeats 8]
+
+For each method, in the same process and on the same batch:
+
+- step: the training loop's own step (`sslkit.train.loop._train_step`): augmentation, the
+  method's forward (backbones, heads, loss), backward, optimiser, EMA / center updates.
+- backbone: only the backbone passes that step makes. They are recorded with forward hooks
+  during a real step (which backbone, the input shape, with or without gradient: views,
+  local crops, EMA-target forwards), then replayed on random inputs of the same shapes:
+  forward, and backward through the ones that had a gradient.
+
+overhead = step / backbone (goal <= 1.2). Also printed: the augmentation's share of the step.
+All figures are medians of `--repeats` timings after 2 warm-up steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sslkit import augment, data as sdata, models
+from sslkit.methods import METHODS, get_method
+from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
+from sslkit.train.loop import _train_step, device_description, resolve_device
+
+
+def _median_time(fn, repeats: int, device: torch.device) -> float:
+    times = []
+    for i in range(repeats + 2):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t = time.perf_counter()
+        fn(i)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= 2:  # warm-up
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _backbones(method: nn.Module) -> list[nn.Module]:
+    """The method's backbone and any copies of it (EMA targets, a second branch)."""
+    kind = type(method.backbone)
+    return [m for m in method.modules() if type(m) is kind]
+
+
+def _first_image_layer(backbone: nn.Module) -> nn.Module:
+    """The first module every image goes through, so forward_stages() calls are seen too."""
+    for m in backbone.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and not list(m.children()):
+            return m
+    return backbone
+
+
+def measure(name: str, profile: str, data: sdata.ImageData, device: torch.device,
+            repeats: int) -> dict:
+    spec = get_method(name)
+    cfg = TrainConfig(method=name, profile=profile).resolved(spec.train_defaults)
+    torch.manual_seed(0)
+    backbone = models.build_backbone(cfg.backbone, image_size=data.image_size)
+    method = spec.module(backbone, spec.config(**cfg.method_args)).to(device)
+    mean, std = data.mean_std()
+    recipe = augment.build_recipe(cfg.recipe or method.recipe, data.image_size, mean, std,
+                                  **{**getattr(method, "recipe_args", {}), **cfg.recipe_args})
+    steps = 1000
+    lr = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, steps, cfg.warmup_steps)
+    optimizer = build_optimizer(cfg.optimizer, method, lr=float(lr[0]),
+                                weight_decay=cfg.weight_decay)
+    method.on_train_start(steps)
+    method.train()
+    images = data.images.to(device)
+    run_cfg = cfg
+
+    def step(i):
+        _train_step(method, method, recipe, optimizer, images, lr, run_cfg, i, device,
+                    nullcontext(), False)
+
+    # record the backbone passes of one real step
+    calls, handles = [], []
+    for b in _backbones(method):
+        def hook(module, args, b=b):
+            calls.append((b, tuple(args[0].shape), torch.is_grad_enabled()))
+        handles.append(_first_image_layer(b).register_forward_pre_hook(hook))
+    step(0)
+    for h in handles:
+        h.remove()
+
+    def backbone_only(i):
+        outputs = []
+        for b, shape, grad in calls:
+            x = torch.randn(shape, device=device)
+            with torch.set_grad_enabled(grad):
+                y = b(x)
+            if grad:
+                outputs.append(y.float().mean())
+        torch.stack(outputs).sum().backward()
+
+    batch = images[:cfg.batch_size]
+    g = torch.Generator(device=device).manual_seed(0)
+    t_step = _median_time(step, repeats, device)
+    t_backbone = _median_time(backbone_only, repeats, device)
+    t_augment = _median_time(lambda i: recipe(batch, g), repeats, device)
+    method.zero_grad(set_to_none=True)
+    return {"step_ms": 1e3 * t_step, "backbone_ms": 1e3 * t_backbone,
+            "augment_ms": 1e3 * t_augment, "overhead": t_step / t_backbone,
+            "backbone_passes": [f"{'grad' if g else 'no-grad'} {s}" for _, s, g in calls],
+            "batch_size": cfg.batch_size, "backbone": cfg.backbone}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--methods", nargs="*", default=list(METHODS))
+    parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    data = sdata.load("shapes", split="train")  # speed does not depend on the pixels
+    rows = {}
+    print(f"{device_description(device)}; profile {args.profile}; medians of {args.repeats}\n")
+    print("| method | step (ms) | backbone passes (ms) | overhead | augmentation share |")
+    print("|---|---|---|---|---|")
+    for name in args.methods:
+        r = measure(name, args.profile, data, device, args.repeats)
+        rows[name] = r
+        print(f"| {name} | {r['step_ms']:.0f} | {r['backbone_ms']:.0f} | "
+              f"{r['overhead']:.2f} | {r['augment_ms'] / r['step_ms']:.0%} |", flush=True)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(
+            {"device": device_description(device), "profile": args.profile,
+             "repeats": args.repeats, "methods": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
