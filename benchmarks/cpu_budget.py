@@ -178,10 +178,14 @@ def main() -> None:
     report.setdefault("peers", {})
     train_data = sdata.load(args.data, split="train", root=args.data_root)
     test_data = sdata.load(args.data, split="test", root=args.data_root)
-    jobs = [("methods", m, run_sslkit) for m in args.methods]
-    for peer in args.peers:
-        from peers.lightly_methods import METHODS as LIGHTLY
-        jobs += [("peers", f"{peer}:{m}", run_lightly) for m in args.methods if m in LIGHTLY]
+    peer_methods = ()
+    if args.peers:
+        from peers.lightly_methods import METHODS as peer_methods
+    jobs = []  # each sslkit run right before its lightly twin: both see the same machine
+    for m in args.methods:
+        jobs.append(("methods", m, run_sslkit))
+        jobs += [("peers", f"{peer}:{m}", run_lightly) for peer in args.peers
+                 if m in peer_methods]
     for table, key, runner in jobs:
         if key in report[table]:
             print(f"{key}: done already", flush=True)

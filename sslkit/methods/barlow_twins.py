@@ -93,7 +93,7 @@ SPEC = MethodSpec(
     paper="Zbontar et al. 2021, Barlow Twins (arXiv 2103.03230)",
     train_defaults={
         "smoke": dict(method_args=dict(projector=(256, 256, 256))),
-        "cpu": dict(method_args=dict(projector=(1024, 1024, 1024))),
+        "cpu": dict(method_args=dict(projector=(512, 512, 512))),
         # official: LARS, lr = batch/256 * 0.2 for weights and * 0.0048 for biases and BN
         # parameters, wd 1.5e-6. The loop has one lr (scaled by batch/256), so weights get
         # the official 0.2; biases and BN parameters (LARS-excluded: no trust ratio, no decay)

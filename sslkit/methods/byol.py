@@ -129,8 +129,8 @@ SPEC = MethodSpec(
         "smoke": dict(method_args=dict(projector_hidden=256, projector_out=64,
                                        predictor_hidden=256, tau_base=0.99)),
         # 4x narrower heads than the paper for 2 CPU cores; tau 0.99 for a 400-step run
-        "cpu": dict(method_args=dict(projector_hidden=1024, projector_out=256,
-                                     predictor_hidden=1024, tau_base=0.99)),
+        "cpu": dict(method_args=dict(projector_hidden=512, projector_out=128,
+                                     predictor_hidden=512, tau_base=0.99)),
         # official: LARS, base lr 0.2 per 256 images (configs/byol.py, 1000 epochs; 0.3-0.45
         # for shorter runs), wd 1.5e-6, eta 1e-3, biases and norms excluded; paper heads;
         # tau 0.99 as configs/byol.py for 300 epochs and solo-learn's CIFAR config

@@ -107,7 +107,7 @@ SPEC = MethodSpec(
         # weighs an MSE averaged over D dimensions against a log-det that is not, so it
         # scales with D (official: 250 at D=64, 1000 at D=128 on CIFAR-100): 250 * 16 / 64.
         "smoke": dict(method_args=dict(projector=(256, 256, 16), alpha=62.5)),
-        "cpu": dict(method_args=dict(projector=(1024, 1024, 64))),
+        "cpu": dict(method_args=dict(projector=(512, 512, 64))),
         # official CIFAR-10: SGD, lr 0.5 at batch 512 (not rescaled; 0.25 per 256 here),
         # momentum 0.9, wd 1e-4 (--w_decay; the official decays biases too), warm-up cosine
         "gpu": dict(optimizer="sgd", lr=0.25, weight_decay=1e-4),

@@ -180,7 +180,7 @@ SPEC = MethodSpec(
                                        n_local=2, freeze_last_layer_steps=2,
                                        momentum_teacher=0.99)),
         # tau 0.99 for a 400-step run (official: 0.9995 for small batches over 100 epochs)
-        "cpu": dict(method_args=dict(out_dim=4096, hidden_dim=1024, momentum_teacher=0.99,
+        "cpu": dict(method_args=dict(out_dim=2048, hidden_dim=512, momentum_teacher=0.99,
                                      n_local=4, freeze_last_layer_steps=40)),
         # official ViT recipe: AdamW, lr 5e-4 per 256 images, 10 warm-up epochs (~1000
         # steps of CIFAR-10 at batch 512), wd 0.04 (its cosine to 0.4 is not implemented,

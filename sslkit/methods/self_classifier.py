@@ -146,7 +146,7 @@ SPEC = MethodSpec(
     train_defaults={
         "smoke": dict(method_args=dict(hidden_dim=256, dim=64, n_local=2)),
         # narrower projector and 2 local crops for 2 CPU cores
-        "cpu": dict(method_args=dict(hidden_dim=1024, n_local=2, extra_classes=(20, 40))),
+        "cpu": dict(method_args=dict(hidden_dim=512, n_local=2, extra_classes=(20, 40))),
         # official: LARS-wrapped SGD, lr 4.8 at batch 4096 and 1.2 at 1024 (0.3 per 256;
         # --start-warmup 0.3 and cosine to 1e-3 of it), wd 1e-6; over-clustering heads as the
         # official 1000 2000 4000 8000 are to ImageNet's 1000 classes

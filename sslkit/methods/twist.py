@@ -84,7 +84,7 @@ SPEC = MethodSpec(
     paper="Wang et al. 2021, TWIST (arXiv 2110.07402)",
     train_defaults={
         "smoke": dict(method_args=dict(hidden_dim=256, num_classes=64)),
-        "cpu": dict(method_args=dict(hidden_dim=1024, num_classes=512)),
+        "cpu": dict(method_args=dict(hidden_dim=512, num_classes=512)),
         # official: LARS, lr 0.5 * batch/256 (train.py --lr, linear scaling), wd 1.5e-6
         # (--weight-decay), biases and norms excluded from decay and trust ratio
         "gpu": dict(optimizer="lars", lr=0.5, weight_decay=1.5e-6),

@@ -84,7 +84,7 @@ SPEC = MethodSpec(
     paper="Bardes et al. 2022, VICReg (arXiv 2105.04906)",
     train_defaults={
         "smoke": dict(method_args=dict(expander=(256, 256, 256))),
-        "cpu": dict(method_args=dict(expander=(1024, 1024, 1024))),
+        "cpu": dict(method_args=dict(expander=(512, 512, 512))),
         # official: LARS, base lr 0.2 per 256 (main_vicreg.py --base-lr), wd 1e-6
         "gpu": dict(optimizer="lars", lr=0.3, weight_decay=1e-4),
     },

@@ -96,7 +96,7 @@ SPEC = MethodSpec(
     train_defaults={
         # smoke batches are 32-64 images: whiten sub-batches of 32 in 16 dimensions
         "smoke": dict(method_args=dict(projector=(256, 16), w_size=32)),
-        "cpu": dict(method_args=dict(projector=(1024, 64), w_size=128)),
+        "cpu": dict(method_args=dict(projector=(512, 64), w_size=128)),
         # official: Adam, lr 1e-3 at batch 256 (cfg.py --lr, --bs), L2 1e-6 (--adam_l2; we
         # decouple it, AdamW); the official step decay is replaced by the loop's cosine.
         "gpu": dict(optimizer="adamw", lr=1e-3, weight_decay=1e-6,
