@@ -377,7 +377,7 @@ course.verdict("more local crops help more: 0 < 2 < 6 (kNN)",
 # A ViT on a CPU is slow: ViT-Tiny (12 blocks, 8×8 patches of 4 px) costs two orders of
 # magnitude more per image than the SmallCNN. **At the cpu profile this run is therefore
 # much shorter than the others**: 60 steps at batch 64 on the two global crops only (local
-# crops would nearly double the cost of a step), instead of 400 steps at batch 256, and its
+# crops would nearly double the cost of a step), instead of 700 steps at batch 128, and its
 # kNN uses 2,000 training and 500 test images; it takes a quarter of an hour or so on two
 # cores. That is far
 # from the paper's hundreds of epochs, so we compare the trained network with the *same network

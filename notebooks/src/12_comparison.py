@@ -60,8 +60,8 @@ plt.tight_layout()
 #
 # Every run below uses the profile's backbone, data, batch size, number of steps,
 # optimiser, learning rate, evaluation sets and seed; only the method and its heads and
-# augmentations differ. At the `cpu` profile that is a SmallCNN trained for 400 steps of
-# 256 images with AdamW, the same for all. (At the `gpu` profile each method uses its
+# augmentations differ. At the `cpu` profile that is a SmallCNN trained for 700 steps of
+# 128 images with AdamW, the same for all. (At the `gpu` profile each method uses its
 # official optimiser instead — LARS, SGD or AdamW — as listed in its `train_defaults`.)
 # Equal steps are not equal compute: BYOL and DINO also run a target network, DINO and
 # Self-Classifier add small local crops, AAE a decoder. The time per step shows the cost.

@@ -128,7 +128,8 @@ SPEC = MethodSpec(
     train_defaults={
         "smoke": dict(method_args=dict(projector_hidden=256, projector_out=64,
                                        predictor_hidden=256, tau_base=0.99)),
-        # 4x narrower heads than the paper for 2 CPU cores; tau 0.99 for a 400-step run
+        # 8x narrower heads than the paper for 2 CPU cores (the cpu profile was tuned with
+        # width 512: benchmarks/README.md); tau 0.99 for a 700-step run
         "cpu": dict(method_args=dict(projector_hidden=512, projector_out=128,
                                      predictor_hidden=512, tau_base=0.99)),
         # official: LARS, base lr 0.2 per 256 images (configs/byol.py, 1000 epochs; 0.3-0.45

@@ -179,7 +179,7 @@ SPEC = MethodSpec(
         "smoke": dict(method_args=dict(out_dim=256, hidden_dim=256, bottleneck_dim=64,
                                        n_local=2, freeze_last_layer_steps=2,
                                        momentum_teacher=0.99)),
-        # tau 0.99 for a 400-step run (official: 0.9995 for small batches over 100 epochs)
+        # tau 0.99 for a 700-step run (official: 0.9995 for small batches over 100 epochs)
         "cpu": dict(method_args=dict(out_dim=2048, hidden_dim=512, momentum_teacher=0.99,
                                      n_local=4, freeze_last_layer_steps=40)),
         # official ViT recipe: AdamW, lr 5e-4 per 256 images, 10 warm-up epochs (~1000

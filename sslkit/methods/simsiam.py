@@ -103,7 +103,7 @@ SPEC = MethodSpec(
     paper="Chen & He 2020, SimSiam (arXiv 2011.10566)",
     train_defaults={
         "smoke": dict(method_args=dict(proj_hidden_dim=256, dim=256, pred_dim=64)),
-        # 2x narrower than the paper for 2 CPU cores; the 4:1 bottleneck kept
+        # 4x narrower than the paper for 2 CPU cores; the 4:1 bottleneck kept
         "cpu": dict(method_args=dict(proj_hidden_dim=512, dim=512, pred_dim=128)),
         # main_simsiam.py: SGD, lr 0.05 per 256 images, momentum 0.9, wd 1e-4, cosine decay,
         # no warm-up (paper Sec. 4 baseline settings). Deviation: our optimiser takes no
