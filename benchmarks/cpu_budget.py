@@ -111,6 +111,7 @@ def _lightly_steps(name, cfg, train_data, steps, *, seed, device, workers):
                 loss = model.loss(views, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            model.before_optimizer_step(step)
             optimizer.step()
             model.after_optimizer_step(step, steps)
             step += 1
@@ -121,9 +122,9 @@ def _lightly_steps(name, cfg, train_data, steps, *, seed, device, workers):
             t = now
             if step == steps:
                 break
-    if not torch.isfinite(loss):
+    if not torch.isfinite(loss.detach()):
         raise FloatingPointError(f"lightly {name}: loss {float(loss)}")
-    return model, times, float(loss)
+    return model, times, float(loss.detach())
 
 
 def run_lightly(name: str, args, train_data, test_data) -> dict:

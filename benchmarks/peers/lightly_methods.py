@@ -37,6 +37,9 @@ class _TwoView(nn.Module):
 
     ema = False
 
+    def before_optimizer_step(self, step: int) -> None:
+        pass
+
     def after_optimizer_step(self, step: int, total: int) -> None:
         pass
 
@@ -127,8 +130,10 @@ class DINO(_TwoView):
         super().__init__()
         self.student_backbone = backbone
         self.backbone = backbone  # what kNN evaluates (sslkit evaluates the student too)
+        # freeze_last_layer=1: cancel_last_layer_gradients(epoch 0) zeroes the prototypes'
+        # gradient; we call it with "epoch" 0 for the first freeze_last_layer_steps steps
         self.student_head = heads.DINOProjectionHead(dim, hidden, bottleneck, out,
-                                                     batch_norm=True)
+                                                     batch_norm=True, freeze_last_layer=1)
         self.teacher_backbone = copy.deepcopy(backbone)
         self.teacher_head = heads.DINOProjectionHead(dim, hidden, bottleneck, out,
                                                      batch_norm=True)
@@ -144,11 +149,12 @@ class DINO(_TwoView):
         with torch.no_grad():
             teacher = [self.teacher_head(self.teacher_backbone(v)) for v in global_views]
         student = [self.student_head(self.student_backbone(v)) for v in views]
-        loss = self.criterion(teacher, student)
+        return self.criterion(teacher, student)
+
+    def before_optimizer_step(self, step):
         # lightly's examples cancel the last layer's gradient during the first epoch
         self.student_head.cancel_last_layer_gradients(
             current_epoch=0 if step < self.freeze_last_layer_steps else 1)
-        return loss
 
     def after_optimizer_step(self, step, total):
         m = cosine_schedule(step, total, self.tau, 1.0)
