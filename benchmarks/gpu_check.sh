@@ -25,7 +25,12 @@ echo "== 2. augmentation: batched on the GPU vs per image in 8 DataLoader worker
 python benchmarks/augment.py --device cuda --batch-size 512 --n 20000 --repeats 5 --workers 8 \
     --json "$OUT/augment.json"
 echo "== 3. BYOL for ${MINUTES} min: sslkit vs lightly"
+PEERS=(--peers lightly)
+if ! python -c "import lightly" 2>/dev/null; then
+    echo "lightly is not installed (pip install -e '.[bench]'): BYOL runs without its peer"
+    PEERS=()
+fi
 python benchmarks/cpu_budget.py --profile gpu --device cuda --minutes "$MINUTES" \
-    --methods byol --peers lightly --workers 8 --data-root "$DATA_ROOT" --quiet \
+    --methods byol "${PEERS[@]}" --workers 8 --data-root "$DATA_ROOT" --quiet \
     --out "$OUT/byol_budget.json"
 echo "gpu_check: done in $(( $(date +%s) - start )) s; results in $OUT/"
