@@ -473,3 +473,22 @@ def test_range_overrides_given_as_lists_work_like_tuples():
     as_list = recipe_views("vicreg", 32, crop_scale=[0.3, 1.0])
     as_tuple = recipe_views("vicreg", 32, crop_scale=(0.3, 1.0))
     assert as_list == as_tuple and as_list[0].crop_scale == (0.3, 1.0)
+
+
+@pytest.mark.parametrize("op", [RandomGrayscale(0.5), Solarize(0.5),
+                                GaussianBlur(0.5, sigma=(0.1, 2.0))])
+def test_blend_path_equals_select_path(op, monkeypatch):
+    """The GPU strategy (whole batch, torch.where; no host sync) gives the CPU one's result."""
+    import sslkit.augment.batched as B
+
+    x = torch.rand(16, 3, 12, 12, generator=gen(5))
+    params = op.sample_params(16, gen(6), image_size=12)
+    assert 0 < int(params["mask"].sum()) < 16  # both kept and changed samples
+    selected = op.apply(x.clone(), params)
+    real = B.apply_to_selected
+    monkeypatch.setattr(B, "apply_to_selected",
+                        lambda *a, **kw: real(*a, **{**kw, "blend": True}))
+    blended = op.apply(x.clone(), params)
+    torch.testing.assert_close(blended, selected, atol=1e-6, rtol=0)
+    keep = ~params["mask"]
+    assert torch.equal(blended[keep], x[keep])  # unselected samples untouched

@@ -57,22 +57,34 @@ def _jitter_range(value: float | Sequence[float], name: str, center: float = 1.0
     return None if low == high == center else (low, high)
 
 
-def apply_to_selected(x: Tensor, mask: Tensor, fn, *, inplace: bool, scratch: F.Scratch | None) -> Tensor:
-    """``fn`` (in place on its argument) applied only to the samples where ``mask`` is True.
+def apply_to_selected(x: Tensor, mask: Tensor, fn, *, inplace: bool, scratch: F.Scratch | None,
+                      blend: bool | None = None) -> Tensor:
+    """``fn(t, rows)`` (in place on ``t``) applied only to the samples where ``mask`` is True.
 
-    For the ops of low probability (grayscale 0.2, solarize 0.2, blur 0.1) this costs the
-    selected samples only, instead of the batch with identity parameters. ``mask.nonzero``
-    waits for a GPU, once per op.
+    ``rows`` tells ``fn`` which samples ``t`` holds, for per-sample parameters: an index
+    tensor, or None for the whole batch. Two strategies give the same result:
+
+    - select (default on CPU): gather the selected samples, apply, scatter back. For the ops
+      of low probability (grayscale 0.2, solarize 0.2, blur 0.1) this costs the selected
+      samples only; but ``mask.nonzero()`` makes the host wait for the device, once per op.
+    - blend (default on CUDA): apply to the whole batch and keep the result where ``mask``
+      is True (``torch.where``). More arithmetic, no host synchronisation: on a GPU the
+      arithmetic is cheap and a synchronisation stalls the queue of kernels.
     """
+    if blend is None:
+        blend = x.is_cuda
+    if blend:
+        applied = fn(x.clone(), None)
+        return torch.where(mask.view(-1, *([1] * (x.dim() - 1))), applied, x)
     index = mask.nonzero().squeeze(1)
     if index.numel() == 0:
         return x
     out = x if inplace else x.clone()
     if index.numel() == x.shape[0]:
-        return fn(out)
+        return fn(out, None)
     scratch = scratch if scratch is not None else F.Scratch()
     selected = torch.index_select(x, 0, index, out=scratch("selected", (index.numel(), *x.shape[1:]), x))
-    return out.index_copy_(0, index, fn(selected))
+    return out.index_copy_(0, index, fn(selected, index))
 
 
 class BatchedAugmentation:
@@ -337,7 +349,7 @@ class RandomGrayscale(BatchedAugmentation):
     def apply(self, x, params, *, inplace=False, scratch=None):
         if self.p <= 0:
             return x
-        return apply_to_selected(x, params["mask"], lambda t: F.grayscale(t, inplace=True, scratch=scratch),
+        return apply_to_selected(x, params["mask"], lambda t, rows: F.grayscale(t, inplace=True, scratch=scratch),
                                  inplace=inplace, scratch=scratch)
 
 
@@ -363,7 +375,7 @@ class GaussianBlur(BatchedAugmentation):
             return x
         k = self.kernel_size or F.blur_kernel_size(min(x.shape[-2:]))
         mask, sigma = params["mask"], params["sigma"]
-        return apply_to_selected(x, mask, lambda t: F.gaussian_blur(t, sigma[mask], k),
+        return apply_to_selected(x, mask, lambda t, rows: F.gaussian_blur(t, sigma if rows is None else sigma[rows], k),
                                  inplace=inplace, scratch=scratch)
 
 
@@ -380,7 +392,7 @@ class Solarize(BatchedAugmentation):
     def apply(self, x, params, *, inplace=False, scratch=None):
         if self.p <= 0:
             return x
-        solarize = lambda t: F.solarize(t, None, self.threshold, inplace=True, scratch=scratch)
+        solarize = lambda t, rows: F.solarize(t, None, self.threshold, inplace=True, scratch=scratch)
         return apply_to_selected(x, params["mask"], solarize, inplace=inplace, scratch=scratch)
 
 
