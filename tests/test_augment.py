@@ -492,3 +492,13 @@ def test_blend_path_equals_select_path(op, monkeypatch):
     torch.testing.assert_close(blended, selected, atol=1e-6, rtol=0)
     keep = ~params["mask"]
     assert torch.equal(blended[keep], x[keep])  # unselected samples untouched
+
+
+def test_view_size_trains_at_a_lower_resolution():
+    x = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    views = build_recipe("vicreg", 32, (0.5,) * 3, (0.25,) * 3, view_size=16)(x, gen(0))
+    assert [tuple(v.shape) for v in views] == [(4, 3, 16, 16)] * 2
+    dino = build_recipe("dino", 32, (0.5,) * 3, (0.25,) * 3, view_size=16, n_local=2)(x, gen(0))
+    assert [v.shape[-1] for v in dino] == [16, 16, 8, 8]  # local crops scale along
+    with pytest.raises(ValueError, match="view_size"):
+        build_recipe("vicreg", 32, (0.5,) * 3, (0.25,) * 3, view_size=0)
