@@ -79,6 +79,21 @@ def show_images(images: torch.Tensor, *, nrow: int = 8, title: str | None = None
     return ax
 
 
+def show_views(images: torch.Tensor, views: dict, *, mean, std):
+    """The chapters' "data and views" figure: a row of uint8 images, then one row per view.
+
+    views: {title: normalised float views of the same images} (mean/std undo the
+    normalisation for display).
+    """
+    import matplotlib.pyplot as plt
+
+    _, axes = plt.subplots(1 + len(views), 1, figsize=(8, 1.15 + 1.15 * len(views)))
+    show_images(images, ax=axes[0], title="images")
+    for ax, (title, v) in zip(axes[1:], views.items()):
+        show_images(v, ax=ax, title=title, mean=mean, std=std)
+    plt.tight_layout()
+
+
 def plot_curves(experiments: dict, quantity: str, *, ax=None, reference: float | None = None,
                 reference_label: str | None = None, logy: bool = False, title: str | None = None):
     """One line per experiment of a logged quantity against the step."""

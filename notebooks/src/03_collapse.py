@@ -53,11 +53,8 @@ mean, std = train_data.mean_std()
 recipe = augment.build_recipe("vicreg", train_data.image_size, mean, std)
 x = train_data.images[:8]
 x_a, x_b = recipe(x, torch.Generator().manual_seed(0))
-fig, axes = plt.subplots(3, 1, figsize=(8, 3.4))
-course.show_images(x, ax=axes[0], title="images")
-course.show_images(x_a, ax=axes[1], title="view a", mean=mean, std=std)
-course.show_images(x_b, ax=axes[2], title="view b", mean=mean, std=std)
-plt.tight_layout()
+course.show_views(x, {"view a": x_a,
+                   "view b": x_b}, mean=mean, std=std)
 
 # %% [markdown]
 # ## The idea, and the cheat

@@ -53,11 +53,8 @@ mean, std = train_data.mean_std()
 recipe = augment.build_recipe("simclr", train_data.image_size, mean, std)
 x = train_data.images[:8]
 view_a, view_b = recipe(x, torch.Generator().manual_seed(0))
-fig, axes = plt.subplots(3, 1, figsize=(8, 3.4))
-course.show_images(x, ax=axes[0], title="images")
-course.show_images(view_a, ax=axes[1], title="view a (global feature)", mean=mean, std=std)
-course.show_images(view_b, ax=axes[2], title="view b (local features)", mean=mean, std=std)
-plt.tight_layout()
+course.show_views(x, {"view a (global feature)": view_a,
+                   "view b (local features)": view_b}, mean=mean, std=std)
 
 # %% [markdown]
 # ## The idea

@@ -52,12 +52,8 @@ mean, std = train_data.mean_std()
 recipe = augment.build_recipe("byol", train_data.image_size, mean, std)
 x = train_data.images[:8]
 view_1, view_2 = recipe(x, torch.Generator().manual_seed(0))
-fig, axes = plt.subplots(3, 1, figsize=(8, 3.4))
-course.show_images(x, ax=axes[0], title="images")
-course.show_images(view_1, ax=axes[1], title="view 1 (online input)", mean=mean, std=std)
-course.show_images(view_2, ax=axes[2], title="view 2 (solarised with p = 0.2)", mean=mean,
-                   std=std)
-plt.tight_layout()
+course.show_views(x, {"view 1 (online input)": view_1,
+                   "view 2 (solarised with p = 0.2)": view_2}, mean=mean, std=std)
 
 # %% [markdown]
 # ## The idea
