@@ -21,11 +21,32 @@ from sslkit.experiments import current_profile
 REPOSITORY = "https://github.com/sslkit/sslkit"
 
 
+# How long each chapter experiment trains, per profile. A chapter compares several variants
+# side by side, so each is shorter than the profile's full run (`python -m sslkit train`):
+# on 2 CPU cores a two-view SmallCNN run of 300 steps takes about 2 minutes, so a chapter's
+# experiments fit in 10-25 minutes; smoke keeps the profile's own size (CI).
+CHAPTER_RUN = {
+    "smoke": {},
+    "cpu": dict(steps=300, warmup_steps=15, log_every=10, checkpoint_every=50),
+    "gpu": dict(steps=3000, warmup_steps=300, log_every=50, checkpoint_every=500),
+}
+
+
 @dataclass(frozen=True)
 class Setup:
     profile: str
     device: torch.device
     seed: int
+
+    def config(self, method: str, **fields):
+        """A chapter experiment's TrainConfig: this profile at the chapter run size.
+
+        Any field given here wins, e.g. `S.config("byol", batch_size=64, steps=1200)`.
+        """
+        from sslkit.train import TrainConfig
+
+        return TrainConfig(method=method, profile=self.profile,
+                           **{**CHAPTER_RUN[self.profile], **fields})
 
     def __str__(self) -> str:
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" \
@@ -56,6 +77,31 @@ def setup(seed: int = 0) -> Setup:
     matplotlib.rcParams.update({"figure.dpi": 90, "savefig.dpi": 90, "figure.figsize": (7, 3.2),
                                 "axes.spines.top": False, "axes.spines.right": False})
     return Setup(profile=profile, device=device, seed=seed)
+
+
+def load_data(setup: Setup):
+    """The chapters' (train, test) data: CIFAR-10 for real runs, the embedded shapes for smoke.
+
+    At the cpu and gpu profiles CIFAR-10 is read from $SSLKIT_DATA/cifar10 (a JPEG folder copy
+    or torchvision's release), downloaded there if missing (Colab, or any machine online).
+    Offline without a copy, the chapter falls back to shapes and says so: its numbers then
+    differ from the book's, which were measured on CIFAR-10.
+    """
+    from sslkit import data
+
+    if setup.profile == "smoke":
+        return data.load("shapes"), data.load("shapes", split="test")
+    try:
+        return data.load("cifar10"), data.load("cifar10", split="test")
+    except FileNotFoundError:
+        pass
+    try:
+        return (data.load("cifar10", download=True),
+                data.load("cifar10", split="test", download=True))
+    except RuntimeError as error:
+        print(f"CIFAR-10 is not available ({error})\nFalling back to the embedded shapes "
+              f"data set: the chapter runs, but its numbers will not match the book's.")
+        return data.load("shapes"), data.load("shapes", split="test")
 
 
 def show_images(images: torch.Tensor, *, nrow: int = 8, title: str | None = None, ax=None,
@@ -141,12 +187,37 @@ def show_source(obj) -> "object":
     return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
 
 
+_VERDICTS: list[tuple[str, bool, str]] = []  # this kernel's verdicts, for the summary
+
+
 def verdict(claim: str, reproduced: bool, evidence: str) -> str:
     """One line that says whether our run reproduced a claim, with the numbers behind it."""
+    reproduced = bool(reproduced)
+    _VERDICTS.append((claim, reproduced, evidence))
     mark = "REPRODUCED" if reproduced else "NOT REPRODUCED"
     line = f"[{mark}] {claim} — {evidence}"
     print(line)
     return line
+
+
+def verdict_summary(setup: Setup | None = None):
+    """Every claim this chapter checked, reproduced or not, as one Markdown table.
+
+    Computed from the verdicts of this run, so a claim that did not reproduce at this
+    profile is listed as such, with its numbers, rather than left out.
+    """
+    from IPython.display import Markdown
+
+    done = sum(ok for _, ok, _ in _VERDICTS)
+    rows = ["| | claim | evidence from this run |", "|---|---|---|"]
+    rows += [f"| {'✓' if ok else '✗'} | {claim} | {evidence} |"
+             for claim, ok, evidence in _VERDICTS]
+    where = f" at profile `{setup.profile}`" if setup is not None else ""
+    note = ("" if done == len(_VERDICTS) else
+            " A ✗ is a claim our run did not show; the text above says what was tried and "
+            "what may explain it (most often: a run far shorter than the paper's).")
+    return Markdown(f"**{done} of {len(_VERDICTS)} claims reproduced{where}.**{note}\n\n"
+                    + "\n".join(rows))
 
 
 def random_init_knn(cfg, train_data, test_data) -> float:

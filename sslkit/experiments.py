@@ -6,6 +6,10 @@ the same key is asked for with the *same resolved config and data*, the stored r
 returned instead of training again. A changed config makes the stored result stale: it is
 retrained and overwritten. `SSLKIT_RERUN=1` retrains everything.
 
+Each run also checkpoints into `runs/<profile>/<key>/` (local, not committed): an interrupted
+notebook resumes the run it was in, and a chapter that needs the trained network itself
+(`need_model=True`) reloads it from the final checkpoint instead of training again.
+
 The `smoke` profile (CI) always trains and stores its results under a temporary folder, so
 smoke numbers never reach the book.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -41,13 +46,23 @@ def results_dir(profile: str) -> Path:
     """Where results of `profile` live: the repository's `results/` (or `SSLKIT_RESULTS`)."""
     if profile == "smoke":
         return Path(tempfile.gettempdir()) / "sslkit-smoke-results"
+    return _results_root() / profile
+
+
+def runs_dir(profile: str) -> Path:
+    """Where runs of `profile` checkpoint: the repository's `runs/` (never committed)."""
+    root = _results_root()
+    return (root.parent if root.name == "results" else root) / "runs" / profile
+
+
+def _results_root() -> Path:
     root = os.environ.get("SSLKIT_RESULTS")
     if root:
-        return Path(root) / profile
+        return Path(root)
     repo = Path(__file__).resolve().parents[1]
     if (repo / "pyproject.toml").exists():
-        return repo / "results" / profile
-    return Path.home() / ".cache" / "sslkit" / "results" / profile
+        return repo / "results"
+    return Path.home() / ".cache" / "sslkit" / "results"
 
 
 def data_fingerprint(data) -> str:
@@ -102,18 +117,36 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
     fingerprint = {k: data_fingerprint(d) for k, d in (("train", train_data),
                                                       ("test", test_data)) if d is not None}
     path = results_dir(profile) / f"{key}.json"
+    out = None if profile == "smoke" else runs_dir(profile) / key
     rerun = os.environ.get("SSLKIT_RERUN", "") not in ("", "0")
-    if path.exists() and not rerun and not need_model and profile != "smoke":
+    saved = None
+    if path.exists() and not rerun and profile != "smoke":
         saved = json.loads(path.read_text())
-        if saved["config"] == _jsonable(resolved) and saved.get("fingerprint") == fingerprint:
-            return Experiment(key=key, profile=profile, config=saved["config"],
-                              history=saved["history"], metrics=saved["metrics"],
-                              device=saved["device"], wall_s=saved["wall_s"],
-                              data=saved["data"], cached=True)
-        print(f"[{key}] the stored result is stale (config or data changed); retraining")
+        if (not _same_config(saved["config"], resolved)
+                or saved.get("fingerprint") != fingerprint):
+            print(f"[{key}] the stored result is stale (config or data changed); retraining")
+            saved = None
+    if saved is None and not rerun and profile != "smoke":
+        twin = _identical_run(path.parent, resolved, fingerprint)
+        if twin is not None:  # e.g. chapter 12's VICReg is chapter 10's: train it once
+            exp = run(twin, cfg, train_data=train_data, test_data=test_data,
+                      need_model=need_model, progress=progress)
+            exp.key = f"{key} (= {twin})"
+            return exp
+    if saved is not None and not (need_model and not _finished_checkpoint(out, saved)):
+        exp = Experiment(key=key, profile=profile, config=saved["config"],
+                         history=saved["history"], metrics=saved["metrics"],
+                         device=saved["device"], wall_s=saved["wall_s"],
+                         data=saved["data"], cached=True)
+        if need_model:  # the final checkpoint holds the weights: "resume" trains no step
+            exp.method = train(replace(cfg, out=str(out)), train_data=train_data,
+                               test_data=test_data, progress=False, evaluate_knn=False).method
+        return exp
+    if out is not None and (saved is None or rerun) and not _resumable(out, resolved):
+        shutil.rmtree(out, ignore_errors=True)  # another config's checkpoint: start over
     started = time.perf_counter()
-    result = train(replace(cfg, out=None), train_data=train_data, test_data=test_data,
-                   progress=progress)
+    result = train(replace(cfg, out=str(out) if out else None), train_data=train_data,
+                   test_data=test_data, progress=progress)
     data_name = train_data.name if train_data is not None else cfg.data
     exp = Experiment(key=key, profile=profile, config=_jsonable(resolved),
                      history=result.history, metrics=result.metrics, device=result.device,
@@ -127,6 +160,48 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
     tmp.write_text(json.dumps(payload, indent=1))
     tmp.replace(path)
     return exp
+
+
+def _identical_run(folder: Path, resolved: dict, fingerprint: dict) -> str | None:
+    """The key of a stored run with this very config and data, if there is one."""
+    for other in sorted(folder.glob("*.json")):
+        saved = json.loads(other.read_text())
+        if _same_config(saved["config"], resolved) and saved.get("fingerprint") == fingerprint:
+            return other.stem
+    return None
+
+
+def _checkpoint_state(out: Path | None) -> dict | None:
+    from sslkit.train.checkpoint import CheckpointError, load_checkpoint
+
+    if out is None or not (out / "checkpoint.pt").exists():
+        return None
+    try:
+        return load_checkpoint(out / "checkpoint.pt")
+    except CheckpointError:
+        return None
+
+
+def _resumable(out: Path, resolved: dict) -> bool:
+    """A checkpoint of this very config, unfinished: an interrupted run to continue."""
+    state = _checkpoint_state(out)
+    return (state is not None and _same_config(state["config"], resolved)
+            and state["step"] < resolved["steps"])
+
+
+def _finished_checkpoint(out: Path | None, saved: dict) -> bool:
+    """The final checkpoint of the stored run (same config, all steps): its weights."""
+    state = _checkpoint_state(out)
+    return (state is not None and _same_config(state["config"], saved["config"])
+            and state["step"] == saved["config"]["steps"])
+
+
+def _same_config(a: dict, b: dict) -> bool:
+    """Equal configs up to the run folder (`out`), which the stored result does not record."""
+    a, b = _jsonable(a), _jsonable(b)
+    a.pop("out", None)
+    b.pop("out", None)
+    return a == b
 
 
 def _jsonable(obj):

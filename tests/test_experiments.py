@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from sslkit import course, experiments
 from sslkit.train import TrainConfig
@@ -29,6 +30,41 @@ def test_stored_result_is_reused_only_for_the_same_config(tmp_path, monkeypatch)
     assert not changed.cached and changed.history[-1]["step"] == 3
     monkeypatch.setenv("SSLKIT_RERUN", "1")
     assert not experiments.run("k", tiny_cpu(steps=3), progress=False).cached
+
+
+def test_the_trained_network_is_reloaded_from_the_final_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    first = experiments.run("m", tiny_cpu(), need_model=True, progress=False)
+    assert (tmp_path / "runs" / "cpu" / "m" / "checkpoint.pt").exists()
+    again = experiments.run("m", tiny_cpu(), need_model=True, progress=False)
+    assert again.cached and again.metrics == first.metrics  # no step trained again
+    for a, b in zip(first.method.state_dict().values(), again.method.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu())
+    # without its checkpoint (a fresh clone has results, not weights) the run trains again
+    import shutil
+    shutil.rmtree(tmp_path / "runs")
+    assert not experiments.run("m", tiny_cpu(), need_model=True, progress=False).cached
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    from sslkit.train.checkpoint import load_checkpoint
+
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    experiments.run("r", tiny_cpu(steps=2), progress=False)  # leaves a finished checkpoint
+    ckpt = tmp_path / "runs" / "cpu" / "r" / "checkpoint.pt"
+    # a longer run of another config must not resume from it: that folder starts over
+    longer = experiments.run("r", tiny_cpu(steps=4, checkpoint_every=2), progress=False)
+    assert not longer.cached and len(longer.history) == 4
+    state = load_checkpoint(ckpt)
+    assert state["step"] == 4 and state["config"]["steps"] == 4
+
+
+def test_an_identical_run_under_another_key_is_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    first = experiments.run("chapter-10", tiny_cpu(), progress=False)
+    again = experiments.run("chapter-12", tiny_cpu(), progress=False)
+    assert again.cached and again.metrics == first.metrics and "chapter-10" in again.key
+    assert not experiments.run("chapter-12b", tiny_cpu(seed=1), progress=False).cached
 
 
 def test_smoke_results_never_land_in_the_results_folder(tmp_path, monkeypatch):
@@ -78,3 +114,38 @@ def test_random_init_knn_is_the_kNN_of_the_runs_starting_weights():
     first = course.random_init_knn(cfg, train_data, test_data)
     assert 0.0 <= first <= 1.0
     assert course.random_init_knn(cfg, train_data, test_data) == first  # same seed, same weights
+
+
+def test_chapters_train_on_cifar10_at_real_profiles_and_shapes_at_smoke(tmp_path, monkeypatch):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for c in range(10):
+            folder = tmp_path / "cifar10" / split / f"class{c}"
+            folder.mkdir(parents=True)
+            Image.new("RGB", (32, 32), (25 * c, 0, 0)).save(folder / "0.png")
+    monkeypatch.setenv("SSLKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("SSLKIT_CACHE", str(tmp_path / "cache"))
+    cpu = course.Setup(profile="cpu", device=torch.device("cpu"), seed=0)
+    train, test = course.load_data(cpu)
+    assert train.name == "cifar10" and len(train) == 10 and len(test) == 10
+    smoke = course.Setup(profile="smoke", device=torch.device("cpu"), seed=0)
+    assert course.load_data(smoke)[0].name == "shapes"
+
+
+def test_chapter_configs_use_the_chapter_run_size():
+    cpu = course.Setup(profile="cpu", device=torch.device("cpu"), seed=0)
+    cfg = cpu.config("byol", batch_size=64)
+    assert cfg.profile == "cpu" and cfg.steps == course.CHAPTER_RUN["cpu"]["steps"]
+    assert cfg.batch_size == 64  # the caller's fields win
+    assert cpu.config("byol", steps=10).steps == 10
+
+
+def test_verdict_summary_lists_every_claim_with_its_outcome(capsys):
+    course._VERDICTS.clear()
+    course.verdict("a holds", True, "x = 1")
+    course.verdict("b holds", False, "y = 2")
+    text = course.verdict_summary().data
+    assert "1 of 2 claims reproduced" in text
+    assert "| ✓ | a holds | x = 1 |" in text and "| ✗ | b holds | y = 2 |" in text
+    assert "[NOT REPRODUCED] b holds" in capsys.readouterr().out

@@ -37,7 +37,6 @@ from sslkit import augment, course, data, experiments
 from sslkit.data.images import ImageData
 from sslkit.data.shapes import ROTATION_ASYMMETRIC_CLASSES, render_shape
 from sslkit.methods.aae import AAE
-from sslkit.train import TrainConfig
 
 S = course.setup(seed=0)
 print(S)  # SSLKIT_PROFILE=smoke|cpu|gpu chooses the run size; unset, the hardware decides
@@ -173,7 +172,7 @@ course.show_source(AAE.encode)
 variants = {"AAE": {"augment": True}, "plain AE": {"augment": False}}
 runs = {
     label: experiments.run(f"02-aae-{i}",
-                           TrainConfig(method="aae", profile=S.profile, method_args=args,
+                           S.config("aae", method_args=args,
                                        recipe_args=AUG),
                            train_data=templates, test_data=queries["cluttered"],
                            need_model=True)
@@ -353,7 +352,16 @@ course.verdict(
 # does not leave this to chance: it pastes every training render onto random photographs
 # (Pascal VOC) and covers parts of it with random occluders, because *the code is trained to
 # be invariant to what you augment, and only to that.*
+
+# %% [markdown]
+# ## Which claims reproduced
 #
+# Every claim this chapter checked, in one table (computed from the verdicts above):
+
+# %%
+course.verdict_summary(S)
+
+# %% [markdown]
 # ## Summary
 #
 # - An augmented autoencoder reconstructs the clean image from an augmented one with a
