@@ -38,6 +38,19 @@ class Setup:
     device: torch.device
     seed: int
 
+    @property
+    def knn_gap(self) -> float:
+        """The smallest kNN difference the chapters call real at this profile.
+
+        Two standard errors of the difference of two accuracies near 0.5, each measured on
+        the profile's test queries: 2 * sqrt(2 * 0.25 / n), 0.032 for the cpu profile's 2,000
+        images. A smaller gap between two runs is within the noise of the evaluation.
+        """
+        from sslkit.train.config import PROFILES
+
+        n = PROFILES[self.profile]["eval_test_size"] or 10_000  # gpu: the whole test set
+        return 2 * (0.5 / n) ** 0.5
+
     def config(self, method: str, **fields):
         """A chapter experiment's TrainConfig: this profile at the chapter run size.
 

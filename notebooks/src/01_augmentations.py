@@ -309,7 +309,7 @@ course.verdict("crop + colour is the best of the augmentation sets (SimCLR Fig. 
                f"kNN {knn['crop + colour']:.3f} vs next best {best_other!r} "
                f"{knn[best_other]:.3f}")
 course.verdict("the mild supervised recipe gives a clearly worse representation",
-               knn["supervised recipe"] < knn["crop + colour"] - 0.05,
+               knn["supervised recipe"] < knn["crop + colour"] - S.knn_gap,
                f"kNN {knn['supervised recipe']:.3f} vs {knn['crop + colour']:.3f}")
 course.verdict("colour alone identifies a view's partner when only crops are used",
                by_colour["crop only"] > 10 * by_colour["crop + colour"],
@@ -320,7 +320,7 @@ course.verdict("without colour augmentation the backbone keeps the hue (colour s
                f"hue kNN {hue['crop only']:.3f} (crop only) vs {hue['crop + colour']:.3f} "
                f"(crop + colour)")
 course.verdict("... and it encodes the class worse",
-               knn["crop only"] < knn["crop + colour"] - 0.03,
+               knn["crop only"] < knn["crop + colour"] - S.knn_gap,
                f"class kNN {knn['crop only']:.3f} vs {knn['crop + colour']:.3f}")
 
 # %% [markdown]

@@ -298,8 +298,10 @@ table(batch_runs)
 #
 # The claims, checked against the numbers above (the verdicts are computed from these runs,
 # not written by hand). "Collapsed" means the std of the $\ell_2$-normalised embedding fell
-# below a fifth of $1/\sqrt{d}$; "learns" means a kNN accuracy at least 5 points above the
-# untrained backbone's.
+# below a fifth of $1/\sqrt{d}$, or the run's kNN fell below the healthy run's by more than
+# the noise of the evaluation; "learns" means a kNN accuracy above the untrained backbone's by
+# more than that noise. The noise, `S.knn_gap`, is two standard errors of the difference of
+# two kNN accuracies on this profile's test queries (0.032 for 2,000 images).
 
 # %%
 ref = dim ** -0.5
@@ -315,12 +317,12 @@ def std_l2(run):
 
 def fails(run, good):
     """Collapsed, or clearly worse than the working run `good`."""
-    return std_l2(run) < 0.2 * ref or knn(run) < knn(good) - 0.05
+    return std_l2(run) < 0.2 * ref or knn(run) < knn(good) - S.knn_gap
 
 
 byol = ema_runs[BYOL_LABEL]
 course.verdict("BYOL (cosine EMA) learns without collapsing",
-               std_l2(byol) > 0.5 * ref and knn(byol) > knn_random + 0.05,
+               std_l2(byol) > 0.5 * ref and knn(byol) > knn_random + S.knn_gap,
                f"std {std_l2(byol):.4f} (1/sqrt(d) = {ref:.4f}), kNN {knn(byol):.3f} "
                f"vs untrained {knn_random:.3f}")
 for label, run in ema_runs.items():
@@ -330,7 +332,7 @@ for label, run in ema_runs.items():
                        f"std {std_l2(run):.4f}, kNN {knn(run):.3f} vs BYOL {knn(byol):.3f}")
     elif label != BYOL_LABEL:
         course.verdict(f"an intermediate rate ({label}) works",
-                       not fails(run, byol) and knn(run) > knn_random + 0.05,
+                       not fails(run, byol) and knn(run) > knn_random + S.knn_gap,
                        f"std {std_l2(run):.4f}, kNN {knn(run):.3f}")
 if "no BN in the heads" in norm_runs:
     run = norm_runs["no BN in the heads"]
@@ -345,7 +347,7 @@ if "no BN anywhere" in norm_runs:
                    f"std {std_l2(run):.4f}, kNN {knn(run):.3f} vs BYOL {knn(byol):.3f}")
 gn = norm_runs["GN + WS"]
 course.verdict("GroupNorm + weight standardisation recovers BYOL without batch statistics",
-               not fails(gn, byol) and knn(gn) > knn_random + 0.05,
+               not fails(gn, byol) and knn(gn) > knn_random + S.knn_gap,
                f"std {std_l2(gn):.4f}, kNN {knn(gn):.3f} vs BYOL {knn(byol):.3f} "
                f"and untrained {knn_random:.3f}")
 small_run = batch_runs[f"batch {small}"]

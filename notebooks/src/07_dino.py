@@ -352,7 +352,7 @@ plt.tight_layout()
 # %%
 knn_crops = {n: r.metrics["knn_top1"] for n, r in crop_runs.items()}
 course.verdict("local crops help: 6 local crops beat none (kNN)",
-               knn_crops[6] > knn_crops[0] + 0.01,
+               knn_crops[6] > knn_crops[0] + S.knn_gap,
                f"kNN {knn_crops[0]:.3f} (0), {knn_crops[2]:.3f} (2), {knn_crops[6]:.3f} (6)")
 course.verdict("more local crops help more: 0 < 2 < 6 (kNN)",
                knn_crops[0] < knn_crops[2] < knn_crops[6],
