@@ -312,7 +312,7 @@ course.verdict("with both, the entropy stays in between and the KL away from 0",
                0.1 * log_k < H[both] < 0.9 * log_k and KL[both] > max(KL[c_only], KL[s_only]),
                f"entropy {H[both]:.2f} of log K = {log_k:.2f}, KL {KL[both]:.3f}")
 course.verdict("the collapsed runs are worse feature extractors (kNN)",
-               knn[both] > max(knn[c_only], knn[s_only]),
+               knn[both] > max(knn[c_only], knn[s_only]) + S.knn_gap,
                f"kNN {knn[both]:.3f} vs {knn[c_only]:.3f} (centring only), "
                f"{knn[s_only]:.3f} (sharpening only)")
 

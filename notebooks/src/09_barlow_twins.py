@@ -274,8 +274,8 @@ rank = {k: r.metrics["rank"] for k, r in runs.items()}
 default, small, no_bn = f"B={B}, D={width}", f"B={B // 4} (x4 steps)", "no BN in projector"
 before = matrix_summary(matrices["at initialisation"][n_held_out])
 after = matrix_summary(matrices["after training"][n_held_out])
-course.verdict("training moves C towards the identity (the held-out loss falls by half)",
-               after["loss"] < 0.5 * before["loss"],
+course.verdict("training moves C towards the identity (held-out loss down, diagonal up)",
+               after["loss"] < before["loss"] and after["diag"] > before["diag"],
                f"loss {before['loss']:.1f} -> {after['loss']:.1f}; mean C_ii "
                f"{before['diag']:.2f} -> {after['diag']:.2f}, mean C_ij^2 {before['off_sq']:.4f} "
                f"-> {after['off_sq']:.4f} (on {n_held_out} held-out images)")
@@ -287,7 +287,7 @@ course.verdict("a 4x smaller batch, same images seen, costs at most 3 kNN points
                knn[small] >= knn[default] - 0.03,
                f"kNN at B={B // 4}: {knn[small]:.3f}, at B={B}: {knn[default]:.3f}")
 course.verdict(f"a wider projector helps (paper Fig. 4): D={width} beats D=128",
-               knn[default] > knn["D=128"],
+               knn[default] > knn["D=128"] + S.knn_gap,
                f"kNN {knn[default]:.3f} vs {knn['D=128']:.3f}")
 course.verdict("no BatchNorm in the projector still works (paper's loss ablations)",
                knn[no_bn] >= knn[default] - 0.03 and knn[no_bn] > knn_random + S.knn_gap,
