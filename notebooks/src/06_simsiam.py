@@ -162,6 +162,12 @@ for label, paper in (("no predictor", "collapse"), ("predictor fixed at random i
 # at random does not converge. On our small runs these two variants may land somewhere in
 # between — the verdicts above say which.
 #
+# The same goes for SimSiam itself: each run here is 300 steps, less than one epoch of
+# CIFAR-10, and at that point SimSiam has only begun to learn. Its kNN accuracy may still sit
+# within the evaluation's noise (`S.knn_gap`) of the untrained network's, while the collapse
+# diagnostics already separate the variants by an order of magnitude: the stop-gradient's
+# effect shows long before the features are good.
+#
 # ## Why does it work? The EM reading
 #
 # Chen & He propose that SimSiam solves, by alternation, a problem with *two* sets of
