@@ -200,13 +200,14 @@ def show_source(obj) -> "object":
     return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
 
 
-_VERDICTS: list[tuple[str, bool, str]] = []  # this kernel's verdicts, for the summary
+# this kernel's verdicts by claim, for the summary: re-running a cell replaces its verdict
+_VERDICTS: dict[str, tuple[bool, str]] = {}
 
 
 def verdict(claim: str, reproduced: bool, evidence: str) -> str:
     """One line that says whether our run reproduced a claim, with the numbers behind it."""
     reproduced = bool(reproduced)
-    _VERDICTS.append((claim, reproduced, evidence))
+    _VERDICTS[claim] = (reproduced, evidence)
     mark = "REPRODUCED" if reproduced else "NOT REPRODUCED"
     line = f"[{mark}] {claim} — {evidence}"
     print(line)
@@ -221,10 +222,10 @@ def verdict_summary(setup: Setup | None = None):
     """
     from IPython.display import Markdown
 
-    done = sum(ok for _, ok, _ in _VERDICTS)
+    done = sum(ok for ok, _ in _VERDICTS.values())
     rows = ["| | claim | evidence from this run |", "|---|---|---|"]
     rows += [f"| {'✓' if ok else '✗'} | {claim} | {evidence} |"
-             for claim, ok, evidence in _VERDICTS]
+             for claim, (ok, evidence) in _VERDICTS.items()]
     where = f" at profile `{setup.profile}`" if setup is not None else ""
     note = ("" if done == len(_VERDICTS) else
             " A ✗ is a claim our run did not show; the text above says what was tried and "

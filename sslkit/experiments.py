@@ -133,7 +133,7 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
                       need_model=need_model, progress=progress)
             exp.key = f"{key} (= {twin})"
             return exp
-    if saved is not None and not (need_model and not _finished_checkpoint(out, saved)):
+    if saved is not None and (not need_model or _finished_checkpoint(out, saved)):
         exp = Experiment(key=key, profile=profile, config=saved["config"],
                          history=saved["history"], metrics=saved["metrics"],
                          device=saved["device"], wall_s=saved["wall_s"],
@@ -142,8 +142,8 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
             exp.method = train(replace(cfg, out=str(out)), train_data=train_data,
                                test_data=test_data, progress=False, evaluate_knn=False).method
         return exp
-    if out is not None and (saved is None or rerun) and not _resumable(out, resolved):
-        shutil.rmtree(out, ignore_errors=True)  # another config's checkpoint: start over
+    if out is not None and not _resumable(out, resolved):
+        shutil.rmtree(out, ignore_errors=True)  # finished or another config's: start over
     started = time.perf_counter()
     result = train(replace(cfg, out=str(out) if out else None), train_data=train_data,
                    test_data=test_data, progress=progress)

@@ -59,6 +59,18 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert state["step"] == 4 and state["config"]["steps"] == 4
 
 
+def test_a_stale_checkpoint_does_not_block_reloading_a_stored_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    experiments.run("s", tiny_cpu(steps=3), progress=False)
+    experiments.run("other", tiny_cpu(steps=2), progress=False)
+    # the stored result of "s" is kept, but its folder now holds another config's checkpoint
+    import shutil
+    shutil.rmtree(tmp_path / "runs" / "cpu" / "s")
+    shutil.copytree(tmp_path / "runs" / "cpu" / "other", tmp_path / "runs" / "cpu" / "s")
+    exp = experiments.run("s", tiny_cpu(steps=3), need_model=True, progress=False)
+    assert exp.method is not None and exp.history[-1]["step"] == 3
+
+
 def test_an_identical_run_under_another_key_is_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
     first = experiments.run("chapter-10", tiny_cpu(), progress=False)
