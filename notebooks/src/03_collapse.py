@@ -22,14 +22,13 @@ import subprocess, sys
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+@REPOSITORY@"], check=True)
 
-import math
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
 
-from sslkit import augment, course, data, evaluate, experiments
+from sslkit import augment, course, evaluate, experiments
 from sslkit.losses.vicreg import invariance_loss
 from sslkit.methods.vicreg import VICReg, VICRegConfig
 from sslkit.train.loop import random_subset

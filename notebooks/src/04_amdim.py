@@ -30,7 +30,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, evaluate, experiments, models
+from sslkit import augment, course, evaluate, experiments, models
 from sslkit.losses import amdim as amdim_losses
 from sslkit.methods.amdim import AMDIM
 from sslkit.train.loop import random_subset

@@ -27,7 +27,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, experiments
+from sslkit import augment, course, experiments
 from sslkit.methods import get_method
 from sslkit.methods.byol import BYOL
 from sslkit.train.schedules import constant, ema_momentum

@@ -22,7 +22,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, experiments
+from sslkit import augment, course, experiments
 from sslkit.methods.simsiam import SimSiam
 
 S = course.setup(seed=0)

@@ -29,7 +29,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, evaluate, experiments
+from sslkit import augment, course, evaluate, experiments
 from sslkit.losses import self_classifier_loss, siamese_ce_loss
 from sslkit.methods.self_classifier import SelfClassifier
 

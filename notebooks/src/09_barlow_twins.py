@@ -26,10 +26,9 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, experiments, models
+from sslkit import augment, course, experiments, models
 from sslkit.methods import get_method
 from sslkit.methods.barlow_twins import BarlowTwins, BarlowTwinsConfig
-from sslkit.train import TrainConfig
 
 S = course.setup(seed=0)
 print(S)  # SSLKIT_PROFILE=smoke|cpu|gpu chooses the run size; unset, the hardware decides

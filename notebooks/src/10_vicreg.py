@@ -24,7 +24,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, experiments
+from sslkit import augment, course, experiments
 from sslkit.methods import get_method
 from sslkit.methods.vicreg import VICReg
 
@@ -95,7 +95,7 @@ course.show_views(x, {"view 1": view_1,
 # function in sslkit:
 
 # %%
-from sslkit.losses.vicreg import covariance_loss, invariance_loss, variance_loss, vicreg_loss
+from sslkit.losses.vicreg import covariance_loss, variance_loss, vicreg_loss
 course.show_source(variance_loss)
 
 # %%

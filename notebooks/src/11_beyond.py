@@ -31,7 +31,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import torch
 
-from sslkit import augment, course, data, evaluate, experiments
+from sslkit import augment, course, evaluate, experiments
 from sslkit.losses import corinfomax_loss, twist_loss, whiten, wmse_loss
 from sslkit.losses.barlow_twins import batch_standardize
 from sslkit.methods import get_method

@@ -19,13 +19,12 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+@REPOSITORY@"], check=True)
 
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from sslkit import augment, course, data, evaluate, experiments
+from sslkit import augment, course, evaluate, experiments
 from sslkit.methods import METHODS
 from sslkit.train.loop import random_subset
 
