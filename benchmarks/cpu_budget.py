@@ -84,10 +84,12 @@ def _lightly_steps(name, cfg, train_data, steps, *, seed, device, workers):
     from peers import lightly_methods
 
     torch.manual_seed(seed)
-    backbone = models.build_backbone(cfg.backbone, image_size=train_data.image_size)
+    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm,
+                                     image_size=train_data.image_size, **cfg.backbone_args)
     mean, std = train_data.mean_std()
+    # lightly's transforms crop to the same view size as sslkit's recipe at this profile
     model, transform = lightly_methods.build(
-        name, backbone, train_data.image_size, mean, std,
+        name, backbone, cfg.view_size or train_data.image_size, mean, std,
         n_local=cfg.recipe_args.get("n_local", 4))
     cuda = device.type == "cuda"
     model = model.to(device, memory_format=torch.channels_last if cuda else torch.preserve_format)

@@ -44,7 +44,7 @@ def main() -> None:
         print(f"{name}: kNN {result.metrics['knn_top1']:.4f}  train {result.wall_s:.0f} s  "
               f"({result.device})", flush=True)
 
-    print(f"\n| method | kNN top-1 | train wall-clock (s) |\n|---|---|---|")
+    print("\n| method | kNN top-1 | train wall-clock (s) |\n|---|---|---|")
     for name in args.methods:
         path = target / f"{name}.json"
         if path.exists():

@@ -17,10 +17,10 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from sslkit import augment, data as sdata, models
+from sslkit import data as sdata, models
 from sslkit.methods import get_method
 from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
-from sslkit.train.loop import _epoch_batch, _step_seed, resolve_device
+from sslkit.train.loop import _epoch_batch, _step_seed, build_run_recipe, resolve_device
 
 
 def main() -> None:
@@ -37,12 +37,12 @@ def main() -> None:
     cfg = TrainConfig(method=args.method, profile=args.profile).resolved(spec.train_defaults)
     data = sdata.load("shapes", split="train")
     torch.manual_seed(0)
-    backbone = models.build_backbone(cfg.backbone, image_size=data.image_size)
+    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm, image_size=data.image_size,
+                                     **cfg.backbone_args)
     method = spec.module(backbone, spec.config(**cfg.method_args)).to(
         device, memory_format=torch.channels_last)
     mean, std = data.mean_std()
-    recipe = augment.build_recipe(cfg.recipe or method.recipe, data.image_size, mean, std,
-                                  **{**getattr(method, "recipe_args", {}), **cfg.recipe_args})
+    recipe = build_run_recipe(cfg, method, data.image_size, mean, std)
     lr = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, 1000, cfg.warmup_steps)
     optimizer = build_optimizer(cfg.optimizer, method, lr=float(lr[0]),
                                 weight_decay=cfg.weight_decay)

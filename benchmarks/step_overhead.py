@@ -27,10 +27,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sslkit import augment, data as sdata, models
+from sslkit import data as sdata, models
 from sslkit.methods import METHODS, get_method
 from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
-from sslkit.train.loop import _train_step, device_description, resolve_device
+from sslkit.train.loop import (_train_step, build_run_recipe, device_description,
+                               resolve_device)
 
 
 def _median_time(fn, repeats: int, device: torch.device) -> float:
@@ -66,11 +67,11 @@ def measure(name: str, profile: str, data: sdata.ImageData, device: torch.device
     spec = get_method(name)
     cfg = TrainConfig(method=name, profile=profile).resolved(spec.train_defaults)
     torch.manual_seed(0)
-    backbone = models.build_backbone(cfg.backbone, image_size=data.image_size)
+    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm, image_size=data.image_size,
+                                     **cfg.backbone_args)
     method = spec.module(backbone, spec.config(**cfg.method_args)).to(device)
     mean, std = data.mean_std()
-    recipe = augment.build_recipe(cfg.recipe or method.recipe, data.image_size, mean, std,
-                                  **{**getattr(method, "recipe_args", {}), **cfg.recipe_args})
+    recipe = build_run_recipe(cfg, method, data.image_size, mean, std)
     steps = 1000
     lr = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, steps, cfg.warmup_steps)
     optimizer = build_optimizer(cfg.optimizer, method, lr=float(lr[0]),

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None, help="base learning rate at batch 256")
     t.add_argument("--optimizer", default=None, choices=["sgd", "adamw", "lars"])
+    t.add_argument("--view-size", type=int, default=None,
+                   help="side of the training views in px (default: the profile's; cpu: 24)")
     t.add_argument("--backbone", default=None)
     t.add_argument("--norm", default="bn", choices=["bn", "gn_ws", "none"])
     t.add_argument("--device", default="auto")
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = TrainConfig(method=args.method, data=args.data, data_root=args.data_root,
                       profile=args.profile, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, optimizer=args.optimizer, backbone=args.backbone,
+                      lr=args.lr, optimizer=args.optimizer, view_size=args.view_size,
+                      backbone=args.backbone,
                       norm=args.norm, device=args.device, seed=args.seed,
                       compile=args.compile, out=out,
                       method_args=_key_values(args.set, "--set"),

@@ -197,8 +197,16 @@ def _finished_checkpoint(out: Path | None, saved: dict) -> bool:
 
 
 def _same_config(a: dict, b: dict) -> bool:
-    """Equal configs up to the run folder (`out`), which the stored result does not record."""
-    a, b = _jsonable(a), _jsonable(b)
+    """Equal configs up to the run folder (`out`), which the stored result does not record.
+
+    A field missing from a stored config was added to TrainConfig after that run: the run
+    had the field's default, so it is compared as that.
+    """
+    from sslkit.train import TrainConfig
+
+    defaults = TrainConfig().to_dict()
+    a = _jsonable({**defaults, **a})
+    b = _jsonable({**defaults, **b})
     a.pop("out", None)
     b.pop("out", None)
     return a == b

@@ -32,6 +32,21 @@ def test_stored_result_is_reused_only_for_the_same_config(tmp_path, monkeypatch)
     assert not experiments.run("k", tiny_cpu(steps=3), progress=False).cached
 
 
+def test_a_result_stored_before_a_config_field_existed_counts_as_that_fields_default(
+        tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    experiments.run("k", tiny_cpu(view_size=32), progress=False)
+    stored = tmp_path / "cpu" / "k.json"
+    saved = json.loads(stored.read_text())
+    del saved["config"]["backbone_args"]  # a run from before TrainConfig had the field
+    stored.write_text(json.dumps(saved))
+    assert experiments.run("k", tiny_cpu(view_size=32), progress=False).cached
+    assert not experiments.run("k", tiny_cpu(view_size=32, backbone_args={"widths": [8, 8, 8, 8]}),
+                               progress=False).cached
+
+
 def test_the_trained_network_is_reloaded_from_the_final_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
     first = experiments.run("m", tiny_cpu(), need_model=True, progress=False)
@@ -151,6 +166,8 @@ def test_chapter_configs_use_the_chapter_run_size():
     assert cfg.profile == "cpu" and cfg.steps == course.CHAPTER_RUN["cpu"]["steps"]
     assert cfg.batch_size == 64  # the caller's fields win
     assert cpu.config("byol", steps=10).steps == 10
+    # chapters train on whole 32 px views, not the cpu profile's 24 px budget default
+    assert cpu.config("byol").resolved().view_size == 32
 
 
 def test_verdict_summary_lists_every_claim_with_its_outcome(capsys):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sslkit.cli import main as cli_main
+from sslkit.methods import METHODS
 from sslkit.train import (CheckpointError, LARS, NonFiniteLossError, TrainConfig,
                           ema_momentum, train, warmup_cosine)
 from sslkit.train.optim import build_optimizer
@@ -60,6 +61,36 @@ def test_profile_and_method_defaults_fill_only_missing_fields():
     assert cfg.lr == 0.5 and cfg.optimizer == "lars" and cfg.method_args == {"expander": [8]}
     with pytest.raises(ValueError, match="smoke"):
         TrainConfig(profile="huge").resolved()
+
+
+def test_view_size_comes_from_the_profile_and_trains_smaller_views():
+    assert TrainConfig(profile="cpu").resolved().view_size == 24  # the cpu budget default
+    assert TrainConfig(profile="smoke").resolved().view_size is None  # the images' size
+    assert TrainConfig(profile="cpu", view_size=32).resolved().view_size == 32
+    run = train(tiny(steps=2, view_size=16), progress=False)
+    from sslkit.train.loop import build_run_recipe
+    recipe = build_run_recipe(run.config, run.method, 32, (0.5,) * 3, (0.25,) * 3)
+    views = recipe(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.Generator())
+    assert [tuple(v.shape[-2:]) for v in views] == [(16, 16), (16, 16)]
+    assert run.metrics["knn_top1"] > 0  # evaluated on the whole 32 px images
+    with pytest.raises(ValueError, match="view size is set twice"):
+        train(tiny(steps=1, view_size=16, recipe_args={"view_size": 24}), progress=False)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_takes_a_step_at_the_cpu_profile(method):
+    """The cpu profile's settings (24 px views, batch 128, its heads) fit every method."""
+    cfg = TrainConfig(method=method, profile="cpu", steps=1, train_size=128,
+                      eval_train_size=64, eval_test_size=32, checkpoint_every=0)
+    run = train(cfg, progress=False)
+    assert math.isfinite(run.history[-1]["loss"])
+
+
+def test_backbone_args_reach_the_backbone():
+    run = train(tiny(steps=1, backbone_args={"widths": [8, 16, 32, 48]}), progress=False)
+    assert run.method.backbone.out_dim == 48
+    with pytest.raises(TypeError):
+        train(tiny(steps=1, backbone_args={"depth": 3}), progress=False)
 
 
 def test_smoke_run_trains_and_records_history(tmp_path):

@@ -101,7 +101,8 @@ SPEC = MethodSpec(
     paper="Sundermeyer et al. 2019, Augmented Autoencoders (arXiv 1902.01275)",
     train_defaults={
         "smoke": dict(method_args=dict(latent_dim=32, decoder_widths=(64, 32, 16, 16))),
-        "cpu": dict(method_args=dict(latent_dim=128)),
+        # whole 32 px views (not the profile's 24 px): the decoder reconstructs whole images
+        "cpu": dict(view_size=32, method_args=dict(latent_dim=128)),
         # official: Adam, lr 2e-4 at batch 64 (train_template.cfg), no weight decay. Not
         # scaled up 4x to "per 256": the linear rule is SGD's; the loop's batch/256 factor
         # still doubles it at batch 512.

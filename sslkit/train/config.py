@@ -18,15 +18,16 @@ PROFILES: dict[str, dict[str, Any]] = {
                   eval_train_size=2048, eval_test_size=1000, log_every=5,
                   checkpoint_every=0, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
                   warmup_steps=3),
-    # cpu: a meaningful run of about 5 minutes on 2 cores (SmallCNN, 32 px). Chosen by
-    # measurement (VICReg on CIFAR-10, 150 s budgets, kNN): batch 128 beat 256 and 64
-    # (more steps per second of a small net: 0.41 vs 0.34 and 0.40); heads of width 512
-    # beat 1024 (set per method); AdamW at 2e-3 per 256 beat 1e-3 and 5e-3, LARS 0.3 and
-    # SGD. The table is in benchmarks/README.md.
+    # cpu: a meaningful run of about 5 minutes on 2 cores (SmallCNN). Chosen by measurement
+    # (VICReg on CIFAR-10, 150 s budgets, kNN): batch 128 beat 256 and 64 (more steps per
+    # second of a small net: 0.41 vs 0.34 and 0.40); heads of width 512 beat 1024 (set per
+    # method); AdamW at 2e-3 per 256 beat 1e-3 and 5e-3, LARS 0.3 and SGD; 24 px views of
+    # the 32 px images beat 32 px (0.431-0.442 vs 0.403-0.417, twice) and 16 px, and a wider
+    # SmallCNN did not pay for its time. The tables are in benchmarks/README.md.
     "cpu": dict(backbone="smallcnn", batch_size=128, steps=700, train_size=None,
                 eval_train_size=10_000, eval_test_size=2000, log_every=25,
                 checkpoint_every=100, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
-                warmup_steps=30),
+                warmup_steps=30, view_size=24),
     # gpu: one Colab-class GPU; ResNet-18 on CIFAR-10 for about 200 epochs at batch 512.
     "gpu": dict(backbone="resnet18", batch_size=512, steps=20_000, train_size=None,
                 eval_train_size=None, eval_test_size=None, log_every=100,
@@ -45,6 +46,7 @@ class TrainConfig:
     profile: str = "smoke"            # smoke | cpu | gpu (see PROFILES)
     backbone: str | None = None       # sslkit.models.BACKBONES
     norm: str = "bn"                  # backbone normalisation: bn | gn_ws | none
+    backbone_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"widths": [...]}
     batch_size: int | None = None
     steps: int | None = None          # optimiser steps in the whole run
     train_size: int | None = None     # use the first N training images (None: all)
@@ -54,6 +56,8 @@ class TrainConfig:
     warmup_steps: int | None = None
     recipe: str | None = None         # augmentation recipe; None: the method's own
     recipe_args: dict[str, Any] = field(default_factory=dict)
+    view_size: int | None = None      # training views' side in px (None: the profile's,
+                                      # else the images'); kNN always sees whole images
     method_args: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     device: str = "auto"              # auto | cpu | cuda | cuda:N | mps
@@ -79,6 +83,7 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         # the method's per-profile hyper-parameters, overridden by any the caller gave
         values["method_args"] = {**fill.pop("method_args", {}), **self.method_args}
+        values["backbone_args"] = {**fill.pop("backbone_args", {}), **self.backbone_args}
         for name, value in fill.items():
             if name in values and values[name] is None:
                 values[name] = value

@@ -195,15 +195,12 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
 
     torch.manual_seed(cfg.seed)  # model initialisation
     backbone = models.build_backbone(cfg.backbone, norm=cfg.norm,
-                                     image_size=train_data.image_size)
+                                     image_size=train_data.image_size, **cfg.backbone_args)
     method_cfg = spec.config(**cfg.method_args)
     method = spec.module(backbone, method_cfg).to(device)
     if channels_last:
         method = method.to(memory_format=torch.channels_last)
-    # the method's own recipe settings (DINO's number of local crops), then the caller's
-    recipe_args = {**getattr(method, "recipe_args", {}), **cfg.recipe_args}
-    recipe = augment.build_recipe(cfg.recipe or method.recipe, train_data.image_size, mean,
-                                  std, **recipe_args)
+    recipe = build_run_recipe(cfg, method, train_data.image_size, mean, std)
 
     lr_schedule = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, cfg.steps,
                                 cfg.warmup_steps)
@@ -308,6 +305,22 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
         checkpoint(cfg.steps, train_wall)
         write_results(result, out / "results.json", data_name=train_data.name)
     return result
+
+
+def build_run_recipe(cfg: TrainConfig, method, image_size: int, mean, std) -> augment.Recipe:
+    """The augmentation recipe a run of `cfg` trains `method` with, on `image_size` images.
+
+    The method's own recipe settings (DINO's number of local crops) come first, then the
+    caller's `recipe_args`, then `cfg.view_size`.
+    """
+    recipe_args = {**getattr(method, "recipe_args", {}), **cfg.recipe_args}
+    if cfg.view_size is not None:
+        if "view_size" in cfg.recipe_args:
+            raise ValueError("the view size is set twice, by view_size and by "
+                             "recipe_args['view_size']; keep only view_size")
+        recipe_args["view_size"] = cfg.view_size
+    return augment.build_recipe(cfg.recipe or method.recipe, image_size, mean, std,
+                                **recipe_args)
 
 
 def _train_step(method, step_fn, recipe, optimizer, images, lr_schedule, cfg, step, device,
