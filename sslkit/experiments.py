@@ -202,11 +202,10 @@ def _same_config(a: dict, b: dict) -> bool:
     A field missing from a stored config was added to TrainConfig after that run: the run
     had the field's default, so it is compared as that.
     """
-    from sslkit.train import TrainConfig
+    from sslkit.train.config import with_added_fields
 
-    defaults = TrainConfig().to_dict()
-    a = _jsonable({**defaults, **a})
-    b = _jsonable({**defaults, **b})
+    a = _jsonable(with_added_fields(a))
+    b = _jsonable(with_added_fields(b))
     a.pop("out", None)
     b.pop("out", None)
     return a == b

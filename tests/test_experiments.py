@@ -42,7 +42,12 @@ def test_a_result_stored_before_a_config_field_existed_counts_as_that_fields_def
     saved = json.loads(stored.read_text())
     del saved["config"]["backbone_args"]  # a run from before TrainConfig had the field
     stored.write_text(json.dumps(saved))
-    assert experiments.run("k", tiny_cpu(view_size=32), progress=False).cached
+    checkpoint = experiments.runs_dir("cpu") / "k" / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=False)
+    del state["config"]["backbone_args"]  # its final checkpoint, too
+    torch.save(state, checkpoint)
+    again = experiments.run("k", tiny_cpu(view_size=32), need_model=True, progress=False)
+    assert again.cached and again.method is not None  # reloaded, not refused or retrained
     assert not experiments.run("k", tiny_cpu(view_size=32, backbone_args={"widths": [8, 8, 8, 8]}),
                                progress=False).cached
 

@@ -18,12 +18,13 @@ PROFILES: dict[str, dict[str, Any]] = {
                   eval_train_size=2048, eval_test_size=1000, log_every=5,
                   checkpoint_every=0, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
                   warmup_steps=3),
-    # cpu: a meaningful run of about 5 minutes on 2 cores (SmallCNN). Chosen by measurement
+    # cpu: a meaningful run of about 3 minutes on 2 cores (SmallCNN). Chosen by measurement
     # (VICReg on CIFAR-10, 150 s budgets, kNN): batch 128 beat 256 and 64 (more steps per
     # second of a small net: 0.41 vs 0.34 and 0.40); heads of width 512 beat 1024 (set per
     # method); AdamW at 2e-3 per 256 beat 1e-3 and 5e-3, LARS 0.3 and SGD; 24 px views of
-    # the 32 px images beat 32 px (0.431-0.442 vs 0.403-0.417, twice) and 16 px, and a wider
-    # SmallCNN did not pay for its time. The tables are in benchmarks/README.md.
+    # the 32 px images beat 32 px (VICReg +2.5 and +2.8 points, BYOL +2.0) and 16 px, and a
+    # wider SmallCNN did not pay for its time (multi-crop methods and AAE keep 32 px, in
+    # their own defaults). The tables are in benchmarks/README.md.
     "cpu": dict(backbone="smallcnn", batch_size=128, steps=700, train_size=None,
                 eval_train_size=10_000, eval_test_size=2000, log_every=25,
                 checkpoint_every=100, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
@@ -95,3 +96,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def with_added_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """A config stored by a checkpoint or a results file, as TrainConfig.to_dict() would be now.
+
+    A field added to TrainConfig after the run was stored (`backbone_args`, `view_size`) is
+    missing from it; the run had that field's default, so it is filled in with it.
+    """
+    return {**TrainConfig().to_dict(), **stored}

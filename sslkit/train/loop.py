@@ -31,7 +31,7 @@ from torch import nn
 import sslkit
 from sslkit import augment, data as sdata, distributed, evaluate, models
 from sslkit.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from sslkit.train.config import TrainConfig
+from sslkit.train.config import TrainConfig, with_added_fields
 from sslkit.train.optim import build_optimizer
 from sslkit.train.schedules import warmup_cosine
 
@@ -222,8 +222,9 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     ckpt_path = out / "checkpoint.pt" if out else None
     if out and resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        if state["config"] != cfg.to_dict():
-            changed = sorted(k for k, v in cfg.to_dict().items() if state["config"].get(k) != v)
+        stored = with_added_fields(state["config"])
+        if stored != cfg.to_dict():
+            changed = sorted(k for k, v in cfg.to_dict().items() if stored.get(k) != v)
             raise CheckpointError(
                 f"{ckpt_path} belongs to a run with a different config (differs in: "
                 f"{', '.join(changed)}). Use another --out folder, or delete the checkpoint "
