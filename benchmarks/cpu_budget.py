@@ -35,12 +35,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sslkit import data as sdata, models  # noqa: E402
+from sslkit import data as sdata  # noqa: E402
 from sslkit.methods import METHODS  # noqa: E402
 from sslkit.train import TrainConfig, build_optimizer, train, warmup_cosine  # noqa: E402
 from sslkit.train.budget import steps_for_budget  # noqa: E402
-from sslkit.train.loop import (_git_commit, device_description, knn_eval,  # noqa: E402
-                               resolve_device)
+from sslkit.train.loop import (_git_commit, build_run_backbone, device_description,  # noqa: E402
+                               knn_eval, resolve_device)
 
 GOAL_KNN = 0.50  # issue 5: every joint-embedding method; AAE is reported without a goal
 
@@ -84,8 +84,7 @@ def _lightly_steps(name, cfg, train_data, steps, *, seed, device, workers):
     from peers import lightly_methods
 
     torch.manual_seed(seed)
-    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm,
-                                     image_size=train_data.image_size, **cfg.backbone_args)
+    backbone = build_run_backbone(cfg, train_data.image_size)
     mean, std = train_data.mean_std()
     # lightly's transforms crop to the same view size as sslkit's recipe at this profile
     model, transform = lightly_methods.build(

@@ -17,10 +17,11 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from sslkit import data as sdata, models
+from sslkit import data as sdata
 from sslkit.methods import get_method
 from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
-from sslkit.train.loop import _epoch_batch, _step_seed, build_run_recipe, resolve_device
+from sslkit.train.loop import (_epoch_batch, _step_seed, build_run_backbone, build_run_recipe,
+                               resolve_device)
 
 
 def main() -> None:
@@ -37,8 +38,7 @@ def main() -> None:
     cfg = TrainConfig(method=args.method, profile=args.profile).resolved(spec.train_defaults)
     data = sdata.load("shapes", split="train")
     torch.manual_seed(0)
-    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm, image_size=data.image_size,
-                                     **cfg.backbone_args)
+    backbone = build_run_backbone(cfg, data.image_size)
     method = spec.module(backbone, spec.config(**cfg.method_args)).to(
         device, memory_format=torch.channels_last)
     mean, std = data.mean_std()

@@ -27,11 +27,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sslkit import data as sdata, models
+from sslkit import data as sdata
 from sslkit.methods import METHODS, get_method
 from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
-from sslkit.train.loop import (_train_step, build_run_recipe, device_description,
-                               resolve_device)
+from sslkit.train.loop import (_train_step, build_run_backbone, build_run_recipe,
+                               device_description, resolve_device)
 
 
 def _median_time(fn, repeats: int, device: torch.device) -> float:
@@ -67,8 +67,7 @@ def measure(name: str, profile: str, data: sdata.ImageData, device: torch.device
     spec = get_method(name)
     cfg = TrainConfig(method=name, profile=profile).resolved(spec.train_defaults)
     torch.manual_seed(0)
-    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm, image_size=data.image_size,
-                                     **cfg.backbone_args)
+    backbone = build_run_backbone(cfg, data.image_size)
     method = spec.module(backbone, spec.config(**cfg.method_args)).to(device)
     mean, std = data.mean_std()
     recipe = build_run_recipe(cfg, method, data.image_size, mean, std)

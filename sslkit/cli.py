@@ -107,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(method=args.method, data=args.data, data_root=args.data_root,
                       profile=args.profile, steps=args.steps, batch_size=args.batch_size,
                       lr=args.lr, optimizer=args.optimizer, view_size=args.view_size,
-                      backbone=args.backbone,
-                      norm=args.norm, device=args.device, seed=args.seed,
+                      backbone=args.backbone, norm=args.norm, device=args.device, seed=args.seed,
                       compile=args.compile, out=out,
                       method_args=_key_values(args.set, "--set"),
                       recipe_args=_key_values(args.recipe_set, "--recipe-set"))

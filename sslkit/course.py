@@ -243,16 +243,13 @@ def random_init_knn(cfg, train_data, test_data) -> float:
     Evaluated exactly as a run's final kNN (the same training subset, normalisation, bank and
     queries, and the same seed for the weights), so the two numbers compare directly.
     """
-    from sslkit import models
     from sslkit.methods import get_method
-    from sslkit.train.loop import knn_eval, random_subset, resolve_device
+    from sslkit.train.loop import build_run_backbone, knn_eval, random_subset, resolve_device
 
     cfg = cfg.resolved(get_method(cfg.method).train_defaults)
     train_data = random_subset(train_data, cfg.train_size, seed=0)
     mean, std = train_data.mean_std()
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm,
-                                     image_size=train_data.image_size,
-                                     **cfg.backbone_args).to(device)
+    backbone = build_run_backbone(cfg, train_data.image_size).to(device)
     return knn_eval(backbone, train_data, test_data, mean, std, cfg, device)

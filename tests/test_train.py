@@ -10,6 +10,7 @@ from sslkit.cli import main as cli_main
 from sslkit.methods import METHODS
 from sslkit.train import (CheckpointError, LARS, NonFiniteLossError, TrainConfig,
                           ema_momentum, train, warmup_cosine)
+from sslkit.train.loop import build_run_recipe
 from sslkit.train.optim import build_optimizer
 
 
@@ -68,7 +69,6 @@ def test_view_size_comes_from_the_profile_and_trains_smaller_views():
     assert TrainConfig(profile="smoke").resolved().view_size is None  # the images' size
     assert TrainConfig(profile="cpu", view_size=32).resolved().view_size == 32
     run = train(tiny(steps=2, view_size=16), progress=False)
-    from sslkit.train.loop import build_run_recipe
     recipe = build_run_recipe(run.config, run.method, 32, (0.5,) * 3, (0.25,) * 3)
     views = recipe(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.Generator())
     assert [tuple(v.shape[-2:]) for v in views] == [(16, 16), (16, 16)]

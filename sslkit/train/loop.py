@@ -194,8 +194,7 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     mean, std = train_data.mean_std()
 
     torch.manual_seed(cfg.seed)  # model initialisation
-    backbone = models.build_backbone(cfg.backbone, norm=cfg.norm,
-                                     image_size=train_data.image_size, **cfg.backbone_args)
+    backbone = build_run_backbone(cfg, train_data.image_size)
     method_cfg = spec.config(**cfg.method_args)
     method = spec.module(backbone, method_cfg).to(device)
     if channels_last:
@@ -222,9 +221,9 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     ckpt_path = out / "checkpoint.pt" if out else None
     if out and resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        stored = with_added_fields(state["config"])
-        if stored != cfg.to_dict():
-            changed = sorted(k for k, v in cfg.to_dict().items() if stored.get(k) != v)
+        stored, current = with_added_fields(state["config"]), cfg.to_dict()
+        if stored != current:
+            changed = sorted(k for k, v in current.items() if stored.get(k) != v)
             raise CheckpointError(
                 f"{ckpt_path} belongs to a run with a different config (differs in: "
                 f"{', '.join(changed)}). Use another --out folder, or delete the checkpoint "
@@ -306,6 +305,12 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
         checkpoint(cfg.steps, train_wall)
         write_results(result, out / "results.json", data_name=train_data.name)
     return result
+
+
+def build_run_backbone(cfg: TrainConfig, image_size: int) -> nn.Module:
+    """The (untrained) backbone a run of `cfg` trains, for `image_size` images."""
+    return models.build_backbone(cfg.backbone, norm=cfg.norm, image_size=image_size,
+                                 **cfg.backbone_args)
 
 
 def build_run_recipe(cfg: TrainConfig, method, image_size: int, mean, std) -> augment.Recipe:
