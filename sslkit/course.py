@@ -21,18 +21,39 @@ from sslkit.experiments import current_profile
 REPOSITORY = "https://github.com/sslkit/sslkit"
 
 
-# How long each chapter experiment trains, per profile. A chapter compares several variants
-# side by side, so each is shorter than the profile's full run (`python -m sslkit train`):
-# on 2 CPU cores a two-view SmallCNN run of 300 steps takes about 2 minutes, so a chapter's
-# experiments fit in 10-25 minutes; smoke keeps the profile's own size (CI). The chapters
-# train on whole 32 px views, as the papers do (the `cpu` profile's 24 px views buy steps
-# in a time budget, but would change what chapters 1, 4 and 7 measure: crop statistics,
-# per-stage feature maps, local crops), and the book's stored results were made so.
+# How long each chapter experiment trains, per profile. Two sizes:
+#
+# - CHAPTER_RUN, the quick runs: claims that show within minutes (collapse, stop-gradient,
+#   centring and sharpening, the redundancy matrix). On 2 CPU cores a two-view SmallCNN run
+#   of 300 steps takes about 2 minutes, so a reader redoes a chapter's quick runs in 10-25
+#   minutes. They train on whole 32 px views, as the papers do (the `cpu` profile's 24 px
+#   views buy steps in a time budget, but would change what chapters 1, 4 and 7 measure:
+#   crop statistics, per-stage feature maps, local crops).
+# - LONG_RUN: claims about *learning* (BYOL learns, its EMA rate, BatchNorm; SimSiam learns;
+#   the comparison). A 300-step run cannot tell such a network from an untrained one: BYOL
+#   scored kNN 0.361 against 0.345 untrained. 3,000 steps at the profile's own view size
+#   (24 px for two-view methods) take 15-25 minutes each on 2 cores, and kNN is measured
+#   every 1,000 steps so a chapter can say when a run leaves the untrained network.
+#
+# Both evaluate every stored run the same way at cpu and gpu: kNN with the whole CIFAR-10
+# training set as the bank and the whole test set as queries (DINO's eval_knn.py protocol);
+# Setup.knn_gap is the noise of that evaluation. smoke keeps the profile's own size (CI).
+FULL_KNN = dict(eval_train_size=None, eval_test_size=None)
 CHAPTER_RUN = {
     "smoke": {},
-    "cpu": dict(steps=300, warmup_steps=15, log_every=10, checkpoint_every=50, view_size=32),
-    "gpu": dict(steps=3000, warmup_steps=300, log_every=50, checkpoint_every=500),
+    "cpu": dict(steps=300, warmup_steps=15, log_every=10, checkpoint_every=50, view_size=32,
+                **FULL_KNN),
+    "gpu": dict(steps=3000, warmup_steps=300, log_every=50, checkpoint_every=500,
+                **FULL_KNN),
 }
+LONG_RUN = {
+    "smoke": {},
+    "cpu": dict(steps=3000, warmup_steps=100, log_every=50, checkpoint_every=250,
+                eval_every=1000, **FULL_KNN),
+    "gpu": dict(steps=10_000, warmup_steps=500, log_every=100, checkpoint_every=1000,
+                eval_every=2500, **FULL_KNN),
+}
+RUN_SIZES = {"quick": CHAPTER_RUN, "long": LONG_RUN}
 
 
 @dataclass(frozen=True)
@@ -46,28 +67,59 @@ class Setup:
         """The smallest kNN difference the chapters call real at this profile.
 
         Two standard errors of the difference of two accuracies near 0.5, each measured on
-        the profile's test queries: 2 * sqrt(2 * 0.25 / n), 0.032 for the cpu profile's 2,000
-        images. A smaller gap between two runs is within the noise of the evaluation.
+        the chapter runs' test queries: 2 * sqrt(2 * 0.25 / n), 0.014 for the whole CIFAR-10
+        test set (n = 10,000; 0.032 with the 2,000 queries stored runs used before). A
+        smaller gap between two runs is within the noise of the evaluation.
         """
         from sslkit.train.config import PROFILES
 
-        n = PROFILES[self.profile]["eval_test_size"] or 10_000  # gpu: the whole test set
-        return 2 * (0.5 / n) ** 0.5
+        n = CHAPTER_RUN[self.profile].get("eval_test_size",
+                                          PROFILES[self.profile]["eval_test_size"])
+        return 2 * (0.5 / (n or 10_000)) ** 0.5  # None: the whole CIFAR-10 test set
 
-    def config(self, method: str, **fields):
-        """A chapter experiment's TrainConfig: this profile at the chapter run size.
+    def config(self, method: str, size: str = "quick", **fields):
+        """A chapter experiment's TrainConfig: this profile at a chapter run size.
 
-        Any field given here wins, e.g. `S.config("byol", batch_size=64, steps=1200)`.
+        size: "quick" (CHAPTER_RUN) or "long" (LONG_RUN, for claims about learning). Any
+        field given here wins, e.g. `S.config("byol", "long", batch_size=64, steps=6000)`.
         """
         from sslkit.train import TrainConfig
 
+        if size not in RUN_SIZES:
+            raise ValueError(f"size {size!r} is not one of {', '.join(RUN_SIZES)}")
         return TrainConfig(method=method, profile=self.profile,
-                           **{**CHAPTER_RUN[self.profile], **fields})
+                           **{**RUN_SIZES[size][self.profile], **fields})
+
+    # The course's one definition of each word its verdicts use. Every chapter calls these,
+    # so "learns" means the same thing in chapter 5 as in chapter 12.
+
+    def learns(self, knn: float, untrained: float) -> bool:
+        """A run *learns* when its kNN beats the untrained backbone's by more than the noise."""
+        return knn > untrained + self.knn_gap
+
+    def better(self, knn_a: float, knn_b: float) -> bool:
+        """Run a is *better* than run b when its kNN is higher by more than the noise."""
+        return knn_a > knn_b + self.knn_gap
+
+    def no_difference(self, knn_a: float, knn_b: float) -> bool:
+        """Two runs show *no difference* when their kNN accuracies are within the noise."""
+        return abs(knn_a - knn_b) <= self.knn_gap
 
     def __str__(self) -> str:
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" \
             else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
         return f"profile={self.profile}  device={name}  seed={self.seed}  torch={torch.__version__}"
+
+
+def collapsed(std_l2: float, dim: int) -> bool:
+    """*Complete collapse*, the course's one definition: every image is mapped to (nearly)
+    the same direction, so the std of the l2-normalised embedding, which is 1/sqrt(d) for
+    embeddings spread over the sphere (SimSiam, Sec. 4.1), falls below a fifth of that.
+
+    Dimensional collapse (a few directions used) is a different failure; the chapters read
+    it from the effective rank, against a healthy run's.
+    """
+    return std_l2 < 0.2 / dim ** 0.5
 
 
 def install_on_colab() -> None:

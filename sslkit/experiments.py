@@ -106,42 +106,41 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
         progress: bool = True) -> Experiment:
     """Train `cfg` under the name `key`, or load the stored result of an identical run.
 
-    `need_model=True` forces training when the caller needs the trained network itself
-    (attention maps, retrieval), since stored results keep numbers, not weights.
+    A stored result is reused when its resolved config and data fingerprint equal this run's:
+    first `results/<profile>/<key>.json`, else any stored run of the profile (a *twin*: e.g.
+    chapter 12's VICReg is chapter 10's, trained once). `need_model=True` also returns the
+    trained network (attention maps, retrieval): it is read from the run's final checkpoint
+    (`load_trained`), and the run trains only when that checkpoint is missing.
     """
     from sslkit.methods import get_method
     from sslkit.train import train
 
+    if train_data is not None:  # the config records the data the run really trained on
+        cfg = replace(cfg, data=train_data.name)
     profile = cfg.profile
     resolved = cfg.resolved(get_method(cfg.method).train_defaults).to_dict()
     fingerprint = {k: data_fingerprint(d) for k, d in (("train", train_data),
                                                       ("test", test_data)) if d is not None}
-    path = results_dir(profile) / f"{key}.json"
-    out = None if profile == "smoke" else runs_dir(profile) / key
     rerun = os.environ.get("SSLKIT_RERUN", "") not in ("", "0")
-    saved = None
-    if path.exists() and not rerun and profile != "smoke":
-        saved = json.loads(path.read_text())
-        if (not _same_config(saved["config"], resolved)
-                or saved.get("fingerprint") != fingerprint):
-            print(f"[{key}] the stored result is stale (config or data changed); retraining")
-            saved = None
-    if saved is None and not rerun and profile != "smoke":
-        twin = _identical_run(path.parent, resolved, fingerprint)
-        if twin is not None:  # e.g. chapter 12's VICReg is chapter 10's: train it once
-            exp = run(twin, cfg, train_data=train_data, test_data=test_data,
-                      need_model=need_model, progress=progress)
-            exp.key = f"{key} (= {twin})"
+    stored_key = None
+    if profile != "smoke" and not rerun:
+        stored_key = _stored_run(results_dir(profile), key, resolved, fingerprint)
+    if stored_key is not None:
+        saved = json.loads((results_dir(profile) / f"{stored_key}.json").read_text())
+        out = runs_dir(profile) / stored_key
+        if not need_model or _finished_checkpoint(out, saved):
+            exp = Experiment(key=key if stored_key == key else f"{key} (= {stored_key})",
+                             profile=profile, config=saved["config"], history=saved["history"],
+                             metrics=saved["metrics"], device=saved["device"],
+                             wall_s=saved["wall_s"], data=saved["data"], cached=True)
+            if need_model:
+                exp.method = load_trained(cfg, out / "checkpoint.pt", train_data)
             return exp
-    if saved is not None and (not need_model or _finished_checkpoint(out, saved)):
-        exp = Experiment(key=key, profile=profile, config=saved["config"],
-                         history=saved["history"], metrics=saved["metrics"],
-                         device=saved["device"], wall_s=saved["wall_s"],
-                         data=saved["data"], cached=True)
-        if need_model:  # the final checkpoint holds the weights: "resume" trains no step
-            exp.method = train(replace(cfg, out=str(out)), train_data=train_data,
-                               test_data=test_data, progress=False, evaluate_knn=False).method
-        return exp
+        key = stored_key  # the weights are gone (a fresh clone): train the stored run again
+    elif (results_dir(profile) / f"{key}.json").exists() and profile != "smoke" and not rerun:
+        print(f"[{key}] the stored result is stale (config or data changed); retraining")
+
+    out = None if profile == "smoke" else runs_dir(profile) / key
     if out is not None and not _resumable(out, resolved):
         shutil.rmtree(out, ignore_errors=True)  # finished or another config's: start over
     started = time.perf_counter()
@@ -155,6 +154,7 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
                "metrics": exp.metrics, "device": exp.device, "wall_s": exp.wall_s,
                "data": data_name, "fingerprint": fingerprint,
                "total_s": time.perf_counter() - started}
+    path = results_dir(profile) / f"{key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=1))
@@ -162,13 +162,36 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
     return exp
 
 
-def _identical_run(folder: Path, resolved: dict, fingerprint: dict) -> str | None:
-    """The key of a stored run with this very config and data, if there is one."""
-    for other in sorted(folder.glob("*.json")):
-        saved = json.loads(other.read_text())
-        if _same_config(saved["config"], resolved) and saved.get("fingerprint") == fingerprint:
-            return other.stem
-    return None
+def load_trained(cfg, checkpoint: Path, train_data=None) -> torch.nn.Module:
+    """The trained method of a finished run, read from its checkpoint (no training, no data
+    loading beyond the image size). The network is returned in eval mode on the CPU."""
+    from sslkit.methods import get_method
+    from sslkit.train.loop import build_run_backbone
+
+    spec = get_method(cfg.method)
+    resolved = cfg.resolved(spec.train_defaults)
+    state = _checkpoint_state(checkpoint.parent)
+    if state is None:
+        raise FileNotFoundError(f"no readable checkpoint at {checkpoint}")
+    image_size = train_data.image_size if train_data is not None else 32
+    backbone = build_run_backbone(resolved, image_size)
+    method = spec.module(backbone, spec.config(**resolved.method_args))
+    method.on_train_start(resolved.steps)
+    method.load_state_dict(state["method"])
+    return method.eval()
+
+
+def _stored_run(folder: Path, key: str, resolved: dict, fingerprint: dict) -> str | None:
+    """The key of a stored result of this very run: `key` itself if it matches, else a twin."""
+    def matches(path: Path) -> bool:
+        saved = json.loads(path.read_text())
+        return _same_config(saved["config"], resolved) and saved.get("fingerprint") == fingerprint
+
+    own = folder / f"{key}.json"
+    if own.exists() and matches(own):
+        return key
+    return next((p.stem for p in sorted(folder.glob("*.json")) if p != own and matches(p)),
+                None)
 
 
 def _checkpoint_state(out: Path | None) -> dict | None:

@@ -1,0 +1,173 @@
+"""The book's run queue: execute the chapters at the `cpu` profile, one after another, in the
+background, and commit each stored result as soon as it is written.
+
+The book's stored runs take CPU-hours, more than one working session has. This script is
+how they get made: start it, leave it, start it again in the next session. It resumes
+where it stopped, because every run checkpoints (`runs/cpu/<key>/`) and every finished run
+is a stored result that the next execution loads instead of retraining.
+
+    nohup env OMP_WAIT_POLICY=PASSIVE python notebooks/queue.py > runs/queue.log 2>&1 &
+    python notebooks/queue.py --status          # which chapters are done, which are next
+
+- What it executes: `notebooks/next/<chapter>.py`, a chapter's revised source whose stored
+  runs are still being made. The book keeps showing the executed `src/` version until the
+  revision has run to the end; then the queue moves it to `src/`, writes the executed
+  notebook beside it and commits both with the results. So the book is never left with a
+  chapter that has no outputs. To queue a chapter, commit its revision in `next/`.
+- The chapters run from a *snapshot* of the last commit (a git worktree under `runs/`),
+  refreshed before each chapter, so edits in progress in the working tree never reach a
+  run; the results and checkpoints still land in this checkout's `results/` and `runs/`.
+- Priority: the chapters whose claims need the long runs come first (issue 11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "runs" / "queue-snapshot"
+STATE = ROOT / "results" / "queue-state.json"  # not in results/cpu: stored runs only
+PID_FILE = Path("/tmp/sslkit-queue.pid")
+ORDER = ["05_byol", "06_simsiam", "07_dino", "12_comparison", "09_barlow_twins", "11_beyond",
+         "10_vicreg", "03_collapse", "01_augmentations", "04_amdim", "08_self_classifier",
+         "02_aae"]
+
+
+def log(message: str) -> None:
+    print(time.strftime("%H:%M:%S"), message, flush=True)
+
+
+def git(*args: str, cwd: Path = ROOT, check: bool = True) -> str:
+    for attempt in range(20):  # another git command may hold the index lock for a moment
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+        if done.returncode == 0 or "index.lock" not in done.stderr:
+            break
+        time.sleep(3)
+    if check and done.returncode:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def committed(path: str) -> str | None:
+    """A file's text at HEAD (what the snapshot executes), None when HEAD lacks it."""
+    done = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True,
+                          text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def refresh_snapshot(chapter: str) -> str:
+    """Check the snapshot out at HEAD with the chapter's revision in place; its source."""
+    if not (SNAPSHOT / ".git").exists():
+        shutil.rmtree(SNAPSHOT, ignore_errors=True)
+        git("worktree", "prune")
+        git("worktree", "add", "--detach", str(SNAPSHOT), "HEAD")
+    git("checkout", "--detach", "--force", git("rev-parse", "HEAD").strip(), cwd=SNAPSHOT)
+    source = committed(f"notebooks/next/{chapter}.py")
+    (SNAPSHOT / "notebooks" / "src" / f"{chapter}.py").write_text(source)
+    return source
+
+
+def commit_results(message: str, extra: list[Path] = ()) -> None:
+    """Commit every new or changed stored result (and `extra` files), nothing else."""
+    changed = git("status", "--porcelain", "--", "results/cpu").splitlines()
+    paths = [line[3:] for line in changed if line[3:].endswith(".json")]
+    paths += [str(p.relative_to(ROOT)) for p in extra]
+    if not paths:
+        return
+    present = [p for p in paths if (ROOT / p).exists()]  # a moved revision is already staged
+    if present:
+        git("add", "--", *present)
+    git("commit", "-q", "-m", message, "--", *paths, check=False)
+    log(f"committed {len(paths)} file(s): {message}")
+
+
+def watch_results(stop: threading.Event, chapter: str) -> None:
+    while not stop.wait(60):
+        try:
+            commit_results(f"Stored runs ({chapter}, cpu profile): results as they finish")
+        except Exception as error:  # never let a git hiccup stop the training
+            log(f"commit failed: {error}")
+
+
+def run_chapter(chapter: str, source: str, timeout: int) -> bool:
+    env = {**os.environ, "SSLKIT_RESULTS": str(ROOT / "results"),
+           "PYTHONPATH": str(SNAPSHOT), "OMP_WAIT_POLICY": "PASSIVE"}
+    started = time.perf_counter()
+    log(f"{chapter}: executing at profile cpu from {git('rev-parse', '--short', 'HEAD')}")
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_results, args=(stop, chapter), daemon=True)
+    watcher.start()
+    done = subprocess.run([sys.executable, str(SNAPSHOT / "notebooks" / "build.py"), chapter,
+                           "--execute", "--profile", "cpu", "--timeout", str(timeout)],
+                          cwd=SNAPSHOT, env=env)
+    stop.set()
+    watcher.join()
+    minutes = (time.perf_counter() - started) / 60
+    if done.returncode:
+        log(f"{chapter}: FAILED after {minutes:.0f} min (exit {done.returncode})")
+        commit_results(f"Stored runs ({chapter}, cpu profile): results of a failed execution")
+        return False
+    if committed(f"notebooks/next/{chapter}.py") != source:
+        # the revision changed while it ran: keep the results, execute it again (cheap now)
+        commit_results(f"Stored runs ({chapter}, cpu profile)")
+        log(f"{chapter}: its revision changed while it ran; queued again")
+        return True
+    nxt, src = ROOT / "notebooks" / "next" / f"{chapter}.py", ROOT / "notebooks" / "src"
+    notebook = ROOT / "notebooks" / f"{chapter}.ipynb"
+    shutil.copy(SNAPSHOT / "notebooks" / f"{chapter}.ipynb", notebook)
+    (src / f"{chapter}.py").write_text(source)
+    git("rm", "-q", "--cached", "--", str(nxt.relative_to(ROOT)))
+    nxt.unlink()
+    state = load_state()
+    state[chapter] = {"minutes": round(minutes, 1), "finished": time.strftime("%Y-%m-%d %H:%M"),
+                      "commit": git("rev-parse", "--short", "HEAD").strip()}
+    STATE.write_text(json.dumps(state, indent=1))
+    commit_results(f"Chapter {chapter} executed at the cpu profile ({minutes:.0f} min); its "
+                   f"revision moves from notebooks/next/ to notebooks/src/",
+                   [notebook, src / f"{chapter}.py", nxt, STATE])
+    log(f"{chapter}: done in {minutes:.0f} min")
+    return True
+
+
+def pending() -> list[str]:
+    """Chapters with a committed revision in notebooks/next/, in priority order."""
+    queued = {Path(p).stem for p in git("ls-files", "notebooks/next").split()}
+    return [c for c in ORDER if c in queued] + sorted(queued - set(ORDER))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--status", action="store_true", help="list done and pending chapters")
+    parser.add_argument("--timeout", type=int, default=4 * 3600, help="per cell, seconds")
+    args = parser.parse_args(argv)
+    if args.status:
+        state, todo = load_state(), pending()
+        for chapter in todo:
+            print(f"{chapter:20s} queued")
+        for chapter, done in state.items():
+            if chapter not in todo:
+                print(f"{chapter:20s} done {done['finished']} ({done['minutes']:.0f} min)")
+        return 0
+    PID_FILE.write_text(str(os.getpid()))
+    failed: set[str] = set()
+    while True:
+        todo = [c for c in pending() if c not in failed]
+        if not todo:
+            log("queue empty" + (f"; failed: {', '.join(sorted(failed))}" if failed else ""))
+            return 1 if failed else 0
+        source = refresh_snapshot(todo[0])
+        if not run_chapter(todo[0], source, args.timeout):
+            failed.add(todo[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
