@@ -6,8 +6,8 @@ how they get made: start it, leave it, start it again in the next session. It re
 where it stopped, because every run checkpoints (`runs/cpu/<key>/`) and every finished run
 is a stored result that the next execution loads instead of retraining.
 
-    nohup env OMP_WAIT_POLICY=PASSIVE python notebooks/queue.py > runs/queue.log 2>&1 &
-    python notebooks/queue.py --status          # which chapters are done, which are next
+    nohup env OMP_WAIT_POLICY=PASSIVE python notebooks/run_queue.py > runs/queue.log 2>&1 &
+    python notebooks/run_queue.py --status          # which chapters are done, which are next
 
 - What it executes: `notebooks/next/<chapter>.py`, a chapter's revised source whose stored
   runs are still being made. The book keeps showing the executed `src/` version until the
