@@ -6,11 +6,8 @@ same way, and so that a reader on Colab gets the same behaviour as on a laptop.
 
 from __future__ import annotations
 
-import os
 import platform
 import random
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -122,19 +119,6 @@ def collapsed(std_l2: float, dim: int) -> bool:
     return std_l2 < 0.2 / dim ** 0.5
 
 
-def install_on_colab() -> None:
-    """On Colab, install sslkit from the repository (a no-op everywhere else)."""
-    if "google.colab" not in sys.modules:
-        return
-    try:
-        import sslkit  # noqa: F401  (already there: a re-run of the cell)
-        return
-    except ImportError:
-        pass
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    f"sslkit @ git+{REPOSITORY}"], check=True)
-
-
 def setup(seed: int = 0) -> Setup:
     """Seed everything and pick the run size: `SSLKIT_PROFILE`, else gpu/cpu by hardware."""
     random.seed(seed)
@@ -242,8 +226,18 @@ def results_table(experiments: dict, columns=("knn_top1", "std_l2", "rank")) -> 
     return "\n".join(rows)
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "") not in ("", "0", "false")
+def run_lengths(experiments: dict, chapter: str) -> str:
+    """How long a chapter's stored runs trained, and how to make them again (Markdown)."""
+    runs = {exp.key.split(" (=")[0]: exp for exp in experiments.values()}
+    steps = sorted({int(exp.config["steps"]) for exp in runs.values()})
+    devices = sorted({exp.device for exp in runs.values()})
+    minutes = sum(exp.wall_s for exp in runs.values()) / 60
+    profile = next(iter(runs.values())).profile
+    return (f"**Runs behind these numbers:** {len(runs)} runs of "
+            f"{' / '.join(f'{s:,}' for s in steps)} steps at profile `{profile}`, "
+            f"{minutes:.0f} minutes of training in all on {', '.join(devices)}. To make them "
+            f"again: `SSLKIT_RERUN=1 python notebooks/build.py {chapter} --execute "
+            f"--profile {profile}`; without `SSLKIT_RERUN` the stored results are reused.")
 
 
 def show_source(obj) -> "object":
