@@ -16,6 +16,7 @@ from sslkit.losses.vicreg import covariance_loss, invariance_loss, variance_loss
 from sslkit.losses.aae import aae_loss
 from sslkit.losses.amdim import amdim_loss, amdim_loss_multiscale
 from sslkit.losses.corinfomax import CorInfoMaxState, corinfomax_loss, corinfomax_state
+from sslkit.losses.obow import bow_perplexity, bow_target, obow_loss, word_distances
 from sslkit.losses.twist import twist_loss
 from sslkit.losses.wmse import whiten, wmse_loss
 
@@ -39,6 +40,10 @@ __all__ = [
     "CorInfoMaxState",
     "corinfomax_loss",
     "corinfomax_state",
+    "bow_perplexity",
+    "bow_target",
+    "obow_loss",
+    "word_distances",
     "twist_loss",
     "whiten",
     "wmse_loss",

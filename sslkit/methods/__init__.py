@@ -5,7 +5,7 @@ The order is the course's: chapter 2 (AAE) to chapter 11 (W-MSE, TWIST, CorInfoM
 
 from __future__ import annotations
 
-from sslkit.methods import (aae, amdim, barlow_twins, byol, corinfomax, dino,
+from sslkit.methods import (aae, amdim, barlow_twins, byol, corinfomax, dino, obow,
                             self_classifier, simsiam, twist, vicreg, wmse)
 from sslkit.methods.spec import MethodSpec, StepOutput
 
@@ -21,6 +21,7 @@ METHODS: dict[str, MethodSpec] = {
     "wmse": wmse.SPEC,
     "twist": twist.SPEC,
     "corinfomax": corinfomax.SPEC,
+    "obow": obow.SPEC,  # not in a chapter yet
 }
 
 
