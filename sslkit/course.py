@@ -35,7 +35,9 @@ REPOSITORY = "https://github.com/sslkit/sslkit"
 # Both evaluate every stored run the same way at cpu and gpu: kNN with the whole CIFAR-10
 # training set as the bank and the whole test set as queries (DINO's eval_knn.py protocol);
 # Setup.knn_gap is the noise of that evaluation. smoke keeps the profile's own size (CI).
-FULL_KNN = dict(eval_train_size=None, eval_test_size=None)
+# (None would mean "the profile's default", 10,000 / 2,000 at cpu; a size at least the
+# set's keeps every image: train.loop.random_subset)
+FULL_KNN = dict(eval_train_size=50_000, eval_test_size=10_000)
 CHAPTER_RUN = {
     "smoke": {},
     "cpu": dict(steps=300, warmup_steps=15, log_every=10, checkpoint_every=50, view_size=32,
@@ -72,7 +74,7 @@ class Setup:
 
         n = CHAPTER_RUN[self.profile].get("eval_test_size",
                                           PROFILES[self.profile]["eval_test_size"])
-        return 2 * (0.5 / (n or 10_000)) ** 0.5  # None: the whole CIFAR-10 test set
+        return 2 * (0.5 / min(n or 10_000, 10_000)) ** 0.5  # the CIFAR-10 test set is 10,000
 
     def config(self, method: str, size: str = "quick", **fields):
         """A chapter experiment's TrainConfig: this profile at a chapter run size.
@@ -108,15 +110,23 @@ class Setup:
         return f"profile={self.profile}  device={name}  seed={self.seed}  torch={torch.__version__}"
 
 
-def collapsed(std_l2: float, dim: int) -> bool:
+def collapsed(std_l2: float, dim: int, *, mean_std: float | None = None) -> bool:
     """*Complete collapse*, the course's one definition: every image is mapped to (nearly)
-    the same direction, so the std of the l2-normalised embedding, which is 1/sqrt(d) for
-    embeddings spread over the sphere (SimSiam, Sec. 4.1), falls below a fifth of that.
+    one point, so the embedding no longer says which image it came from. Two ways to get
+    there, read from the embedding z the loss sees:
+
+    - one direction: the std of the l2-normalised z, which is 1/sqrt(d) for embeddings
+      spread over the sphere (SimSiam, Sec. 4.1), falls below a fifth of that;
+    - one small ball, for losses that are not scale-invariant (VICReg without its variance
+      term, an MSE between views): z's mean per-dimension std `mean_std`, where the chapter
+      has it, falls below 0.1 (VICReg's variance hinge, whose target is 1, above 0.9).
+      The directions of such a shrinking cloud can stay spread (chapter 3: effective rank
+      162 while shrinking to the origin), so the first test alone would miss it.
 
     Dimensional collapse (a few directions used) is a different failure; the chapters read
     it from the effective rank, against a healthy run's.
     """
-    return std_l2 < 0.2 / dim ** 0.5
+    return std_l2 < 0.2 / dim ** 0.5 or (mean_std is not None and mean_std < 0.1)
 
 
 def setup(seed: int = 0) -> Setup:

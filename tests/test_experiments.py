@@ -183,3 +183,54 @@ def test_verdict_summary_lists_every_claim_with_its_outcome(capsys):
     assert "1 of 2 claims reproduced" in text
     assert "| ✓ | a holds | x = 1 |" in text and "| ✗ | b holds | y = 2 |" in text
     assert "[NOT REPRODUCED] b holds" in capsys.readouterr().out
+
+
+def test_long_runs_are_ten_times_the_quick_ones_and_every_stored_run_uses_the_whole_sets():
+    cpu = course.Setup(profile="cpu", device=torch.device("cpu"), seed=0)
+    quick, long = cpu.config("byol").resolved(), cpu.config("byol", "long").resolved()
+    assert long.steps == 10 * quick.steps and long.eval_every > 0
+    for cfg in (quick, long):  # kNN on all 50,000 training and 10,000 test images
+        assert cfg.eval_train_size >= 50_000 and cfg.eval_test_size >= 10_000
+    assert cpu.knn_gap == pytest.approx(2 * (0.5 / 10_000) ** 0.5)
+    with pytest.raises(ValueError, match="quick, long"):
+        cpu.config("byol", "longer")
+
+
+def test_the_courses_words_have_one_meaning_each():
+    cpu = course.Setup(profile="cpu", device=torch.device("cpu"), seed=0)
+    gap = cpu.knn_gap
+    assert cpu.learns(0.40 + 1.1 * gap, 0.40) and not cpu.learns(0.40 + 0.9 * gap, 0.40)
+    assert cpu.better(0.5, 0.5 - 1.1 * gap) and not cpu.better(0.5, 0.5 - 0.9 * gap)
+    assert cpu.no_difference(0.5, 0.5 + 0.9 * gap) and not cpu.no_difference(0.5, 0.5 + 1.1 * gap)
+    d = 256  # healthy spread: 1/sqrt(d) = 0.0625
+    assert not course.collapsed(0.06, d) and course.collapsed(0.2 / 16 - 1e-4, d)
+    # a cloud shrinking to the origin keeps its directions: only the raw spread shows it
+    assert course.collapsed(0.06, d, mean_std=0.05) and not course.collapsed(0.06, d, mean_std=0.8)
+
+
+def test_a_run_records_the_data_it_trained_on_and_its_weights_load_without_training(
+        tmp_path, monkeypatch):
+    from sslkit import data
+
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    shapes = data.load("shapes", split="test").subset(torch.arange(160))
+    cfg = tiny_cpu(data="cifar10")  # what the config says is replaced by what ran
+    first = experiments.run("d", cfg, train_data=shapes, test_data=shapes, need_model=True,
+                            progress=False)
+    assert first.config["data"] == shapes.name == first.data
+    method = experiments.load_trained(cfg, tmp_path / "runs" / "cpu" / "d" / "checkpoint.pt",
+                                      shapes)
+    for (name, a), b in zip(first.method.state_dict().items(), method.state_dict().values()):
+        assert torch.equal(a.cpu(), b), name
+    again = experiments.run("d2", cfg, train_data=shapes, test_data=shapes, need_model=True,
+                            progress=False)  # a twin under another key: loaded, not trained
+    assert again.cached and again.key == "d2 (= d)" and again.method is not None
+
+
+def test_run_lengths_says_how_long_and_how_to_redo(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    runs = {"a": experiments.run("a", tiny_cpu(), progress=False),
+            "b": experiments.run("b", tiny_cpu(steps=3), progress=False)}
+    text = course.run_lengths(runs, "05_byol")
+    assert "2 runs of 2 / 3 steps at profile `cpu`" in text
+    assert "SSLKIT_RERUN=1 python notebooks/build.py 05_byol --execute --profile cpu" in text
