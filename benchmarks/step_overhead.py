@@ -21,7 +21,6 @@ import argparse
 import json
 import statistics
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -30,7 +29,7 @@ from torch import nn
 from sslkit import data as sdata
 from sslkit.methods import METHODS, get_method
 from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
-from sslkit.train.loop import (_train_step, build_run_backbone, build_run_recipe,
+from sslkit.train.loop import (Run, _train_step, build_run_backbone, build_run_recipe,
                                device_description, resolve_device)
 
 
@@ -78,11 +77,12 @@ def measure(name: str, profile: str, data: sdata.ImageData, device: torch.device
     method.on_train_start(steps)
     method.train()
     images = data.images.to(device)
-    run_cfg = cfg
+    run = Run(cfg=cfg, method=method, step_fn=method, recipe=recipe, optimizer=optimizer,
+              lr_schedule=lr, images=images, train_data=data, test_data=data, mean=mean,
+              std=std, device=device)  # fp32, NCHW, one process
 
     def step(i):
-        _train_step(method, method, recipe, optimizer, images, lr, run_cfg, i, device,
-                    nullcontext(), False)
+        _train_step(run, i)
 
     # record the backbone passes of one real step
     calls, handles = [], []

@@ -86,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         print("profiles:", ", ".join(PROFILES))
         return 0
 
+    import torch.distributed
+
+    from sslkit import distributed
+    from sslkit.data import DATASETS
     from sslkit.methods import get_method
     from sslkit.train import TrainConfig, train
-    from sslkit.data import DATASETS
 
     try:
         get_method(args.method)
@@ -128,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    from sslkit.distributed import rank
-    if rank() != 0:
+    finally:
+        rank = distributed.rank()
+        if distributed.is_distributed():  # torchrun: leave the group train() joined
+            torch.distributed.destroy_process_group()
+    if rank != 0:
         return 0  # under torchrun, process 0 reports and writes
     m = result.metrics
     print(f"{args.method} on {args.data} [{args.profile}] — {result.device}")

@@ -5,6 +5,13 @@ Losses that use batch statistics (Barlow Twins' cross-correlation, VICReg's vari
 covariance, W-MSE's whitening, TWIST's batch mean, CorInfoMax's covariance) should see the
 global batch, not each process's slice of it: gather the embeddings with `gather_with_grad`
 and compute the same loss of the same global batch on every process.
+
+BatchNorm across processes: `convert_batchnorm` makes every BatchNorm normalise with the
+statistics of the global batch, as the official BYOL / SimSiam / Barlow Twins / VICReg code
+does with SyncBatchNorm. On CUDA it uses `nn.SyncBatchNorm` (fused kernels); SyncBatchNorm
+refuses CPU tensors, so on CPU (gloo) it uses `GatheredBatchNorm`, the same computation
+written with two autograd-aware all-reduces. Either way N processes train the model one
+process would train on the concatenated batch.
 """
 
 from __future__ import annotations
@@ -13,10 +20,10 @@ import os
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["all_reduce_mean", "gather_with_grad", "init_from_env", "is_distributed", "rank",
-           "world_size"]
+__all__ = ["GatheredBatchNorm", "all_reduce_mean", "convert_batchnorm", "gather_with_grad",
+           "init_from_env", "is_distributed", "join_if_launched", "rank", "world_size"]
 
 
 def is_distributed() -> bool:
@@ -84,6 +91,103 @@ def all_reduce_mean(x: Tensor) -> Tensor:
     out = x.detach().clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out.div_(world_size())
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over the processes; backward sums the gradients over the processes too.
+
+    Each process's loss depends on the sum through its own copy, so the gradient of the
+    total loss with respect to this process's input is the sum of all copies' gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        out = x.contiguous().clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad
+
+
+class GatheredBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm whose training statistics are those of the global batch, on any device.
+
+    What nn.SyncBatchNorm computes, for CPU processes (gloo), which SyncBatchNorm refuses:
+    mean = sum_r sum(x_r) / n, var = sum_r sum((x_r - mean)^2) / n over every process's
+    batch (two passes, in float32), both all-reduced with their gradients. Running
+    statistics are updated as nn.BatchNorm does (unbiased variance). In eval mode, or in one
+    process, it is a plain BatchNorm. Parameter and buffer names are BatchNorm's, so
+    checkpoints load either way.
+    """
+
+    def _check_input_dim(self, x: Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected an (N, C, ...) input, got {x.dim()}-D")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or world_size() == 1:
+            return super().forward(x)
+        self._check_input_dim(x)
+        dims = [0] + list(range(2, x.dim()))  # all but the channels
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        xf = x.float()
+        count = xf.new_tensor([x.numel() / x.shape[1]])
+        total = _AllReduceSum.apply(torch.cat([xf.sum(dims), count]))
+        n = total[-1].detach()
+        mean = total[:-1] / n  # C
+        centred = xf - mean.view(shape)
+        var = _AllReduceSum.apply(centred.pow(2).sum(dims)) / n  # C, biased
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+                     else self.momentum)
+                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), m)
+                unbiased = var.detach() * n / (n - 1).clamp(min=1)
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
+        y = centred * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(x.dtype)
+
+
+def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
+    """`module` with every BatchNorm normalising over the global batch of all processes.
+
+    CUDA: nn.SyncBatchNorm. Other devices: GatheredBatchNorm (same parameters, buffers and
+    state_dict keys). Returns the converted module (the same object when it is not itself a
+    BatchNorm).
+    """
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and \
+            not isinstance(module, (GatheredBatchNorm, nn.SyncBatchNorm)):
+        converted = GatheredBatchNorm(module.num_features, module.eps, module.momentum,
+                                      module.affine, module.track_running_stats)
+        # the same tensors, not copies: an optimiser built before still holds them
+        for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            setattr(converted, name, getattr(module, name))
+        converted.train(module.training)
+        return converted
+    for name, child in module.named_children():
+        module.add_module(name, convert_batchnorm(child, device))
+    return module
+
+
+def join_if_launched(device: torch.device) -> torch.device:
+    """Join the process group when `torchrun` launched this process with WORLD_SIZE > 1.
+
+    Call it before reading `world_size()` or `rank()`: until the group is joined they
+    answer 1 and 0. Returns the device this process uses (cuda:LOCAL_RANK on CUDA); in a
+    plain `python` run, `device` itself.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device
+    return init_from_env(device.type)
 
 
 def init_from_env(device_type: str | None = None) -> torch.device:

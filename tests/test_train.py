@@ -122,7 +122,7 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, monkeypatch):
     real_step = loop._train_step
 
     def dying_step(*args, **kwargs):
-        if args[7] == 4:  # step index
+        if args[1] == 4:  # _train_step(run, step)
             raise SystemExit("killed")
         return real_step(*args, **kwargs)
 

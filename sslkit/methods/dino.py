@@ -29,7 +29,6 @@ import copy
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslkit.distributed import all_reduce_mean
@@ -125,14 +124,17 @@ class DINO(nn.Module):
         """Student logits per crop (official MultiCropWrapper): one backbone pass per run of
         equal-resolution crops, one head pass over all of them."""
         y = torch.cat([self.backbone(torch.cat(views[a:b])) for a, b in _resolution_runs(views)])
-        if step < self.cfg.freeze_last_layer_steps:
-            # official cancel_gradients_last_layer: the last layer gets no gradient (and so no
-            # update) in the first steps; the rest of the head is DINOHead.forward
-            x = F.normalize(self.head.mlp(y), dim=-1)  # (V*N)xB on the unit sphere
-            z = F.linear(x, self.head.last_layer.weight.detach())
-        else:
-            z = self.head(y)  # (V*N)xK
+        z = self.head(y)  # (V*N)xK; the frozen last layer is handled in after_backward
         return list(z.chunk(len(views)))
+
+    def after_backward(self, step: int) -> None:
+        """Official utils.cancel_gradients_last_layer: in the first `freeze_last_layer_steps`
+        steps the last layer's gradients are computed, then dropped, so the optimiser leaves
+        it as it is (no update, no weight decay). Computing them keeps every parameter in the
+        graph, which DistributedDataParallel requires."""
+        if step < self.cfg.freeze_last_layer_steps:
+            for p in self.head.last_layer.parameters():
+                p.grad = None
 
     def forward(self, views: list[Tensor], step: int) -> StepOutput:
         if self.teacher_temp_schedule is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -38,6 +39,23 @@ class MethodSpec:
     module: Callable[..., torch.nn.Module]
     train_defaults: dict[str, dict[str, Any]]
     paper: str
+
+    def make_config(self, **values: Any):
+        """`config(**values)`; a key it does not have is refused with the valid ones listed."""
+        valid = [f.name for f in dataclasses.fields(self.config)]
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            from sslkit.train.config import TrainConfig  # late: train imports the methods
+            train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+            hint = [k for k in unknown if k in train_fields]
+            note = (f" ({', '.join(hint)}: a run setting, a TrainConfig field, not a method "
+                    f"hyper-parameter; give it as TrainConfig({hint[0]}=...) or its own "
+                    f"command-line flag)" if hint else "")
+            raise ValueError(
+                f"{self.config.__name__} has no {', '.join(repr(k) for k in unknown)}"
+                f"{note}. Valid method keys (--set KEY=VALUE, method_args): "
+                f"{', '.join(valid)}")
+        return self.config(**values)
 
 
 def full_precision(t: torch.Tensor):

@@ -153,6 +153,49 @@ def knn_eval(backbone: nn.Module, train: sdata.ImageData, test: sdata.ImageData,
                                  num_classes=len(train.classes))
 
 
+@dataclass
+class Run:
+    """What the loop carries from step to step, built once by `set_up`."""
+
+    cfg: TrainConfig                   # resolved: every field set
+    method: nn.Module                  # its state is the run's: checkpointed and returned
+    step_fn: Any                       # `method`, wrapped by DDP and/or torch.compile
+    recipe: augment.Recipe
+    optimizer: torch.optim.Optimizer
+    lr_schedule: torch.Tensor          # (steps,): the learning rate of every step
+    images: torch.Tensor               # the training images, uint8, on the device
+    train_data: sdata.ImageData        # the kNN bank is drawn from it, the queries from
+    test_data: sdata.ImageData         # test_data
+    mean: tuple[float, ...]            # the training images' channel statistics
+    std: tuple[float, ...]
+    device: torch.device
+    autocast: Any = field(default_factory=nullcontext)  # bf16 autocast, or a no-op
+    channels_last: bool = False
+    rank: int = 0                      # this process, of `world` (torchrun); 0 of 1 alone
+    world: int = 1
+    history: list[dict[str, float]] = field(default_factory=list)
+    start_step: int = 0                # > 0 when resumed from a checkpoint
+    wall_before: float = 0.0           # training seconds spent before this session
+    t0: float = field(default_factory=time.perf_counter)
+
+    @property
+    def out(self) -> Path | None:
+        return Path(self.cfg.out) if self.cfg.out else None
+
+    @property
+    def ckpt_path(self) -> Path | None:
+        return self.out / "checkpoint.pt" if self.out else None
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes checkpoints and results (process 0 of a group)."""
+        return self.out is not None and self.rank == 0
+
+    def wall(self) -> float:
+        """Training seconds so far, earlier sessions included."""
+        return self.wall_before + time.perf_counter() - self.t0
+
+
 def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
           test_data: sdata.ImageData | None = None, progress: bool = True,
           resume: bool = True, evaluate_knn: bool = True) -> RunResult:
@@ -161,27 +204,52 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     With `cfg.out` set, a checkpoint is written every `checkpoint_every` steps and on Ctrl-C;
     calling `train` again with the same config resumes from it. `train_data` / `test_data`
     override `cfg.data` (for experiments on custom data, e.g. a variant of the shapes set).
-    `evaluate_knn=False` skips the final kNN evaluation (speed probes).
+    `evaluate_knn=False` skips the final kNN evaluation (speed probes). Under torchrun every
+    process trains the same model on its share of each batch; process 0 reports and writes.
     """
+    run = set_up(cfg, train_data, test_data)
+    if resume:
+        _resume(run)
+    cfg = run.cfg
+    bar = _progress_bar(run) if progress and run.rank == 0 else None
+    run.method.train()
+    run.t0 = time.perf_counter()
+    try:
+        with _interrupt_between_steps() as interrupt:
+            for step in range(run.start_step, cfg.steps):
+                if _stop_requested(run, interrupt):
+                    _checkpoint(run, step)
+                    raise KeyboardInterrupt(f"interrupted after step {step} "
+                                            f"({_where_saved(run)})")
+                output = _train_step(run, step)
+                _report(run, output, step, bar)
+                done = step + 1
+                if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
+                    _checkpoint(run, done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _finish(run, evaluate_knn)
+
+
+def set_up(cfg: TrainConfig, train_data: sdata.ImageData | None = None,
+           test_data: sdata.ImageData | None = None) -> Run:
+    """Everything a run of `cfg` needs before its first step: process group, data, method,
+    recipe, schedule, optimiser. Joins torchrun's process group first (WORLD_SIZE > 1)."""
     from sslkit.methods import get_method  # late: method files import sslkit.train.schedules
 
     spec = get_method(cfg.method)
     cfg = cfg.resolved(spec.train_defaults)
+    device = distributed.join_if_launched(resolve_device(cfg.device))
     world, rank = distributed.world_size(), distributed.rank()
-    device = resolve_device(cfg.device)
     if world > 1:
-        device = distributed.init_from_env(device.type)  # cuda:LOCAL_RANK or cpu (gloo)
         if cfg.batch_size % world:
             raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of "
                              f"processes ({world}): each takes batch_size / {world} images.")
         if "gather" in {f.name for f in dataclasses.fields(spec.config)}:
             # batch-statistics losses see the whole global batch, as in one process
             cfg = dataclasses.replace(cfg, method_args={"gather": True, **cfg.method_args})
-    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
-    # NHWC convolutions: 1.4x the images/s of NCHW for SmallCNN fwd+bwd on 2 CPU cores
-    # (benchmarks/step_overhead.py), and the tensor-core layout on CUDA
-    channels_last = (cfg.channels_last if cfg.channels_last is not None
-                     else device.type in ("cuda", "cpu"))
+    method_cfg = spec.make_config(**cfg.method_args)  # a clear error names the valid keys
 
     if train_data is None or test_data is None:
         loaded_train, loaded_test = load_data(cfg)
@@ -194,13 +262,17 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     mean, std = train_data.mean_std()
 
     torch.manual_seed(cfg.seed)  # model initialisation
-    backbone = build_run_backbone(cfg, train_data.image_size)
-    method_cfg = spec.config(**cfg.method_args)
-    method = spec.module(backbone, method_cfg).to(device)
+    method = spec.module(build_run_backbone(cfg, train_data.image_size), method_cfg).to(device)
+    # NHWC convolutions: 1.4x the images/s of NCHW for SmallCNN fwd+bwd on 2 CPU cores
+    # (benchmarks/step_overhead.py), and the tensor-core layout on CUDA
+    channels_last = (cfg.channels_last if cfg.channels_last is not None
+                     else device.type in ("cuda", "cpu"))
     if channels_last:
         method = method.to(memory_format=torch.channels_last)
+    if world > 1:
+        # BatchNorm over the global batch (official BYOL/SimSiam/...: SyncBatchNorm)
+        method = distributed.convert_batchnorm(method, device)
     recipe = build_run_recipe(cfg, method, train_data.image_size, mean, std)
-
     lr_schedule = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, cfg.steps,
                                 cfg.warmup_steps)
     optimizer = build_optimizer(cfg.optimizer, method, lr=float(lr_schedule[0]),
@@ -208,102 +280,154 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     method.on_train_start(cfg.steps)
     step_fn = method
     if world > 1:
-        # SyncBatchNorm: BYOL/SimSiam heads normalise over the global batch (official code)
-        method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
         step_fn = nn.parallel.DistributedDataParallel(
             method, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.compile:
         step_fn = torch.compile(step_fn)
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    return Run(cfg=cfg, method=method, step_fn=step_fn, recipe=recipe, optimizer=optimizer,
+               lr_schedule=lr_schedule, images=train_data.images.to(device),
+               train_data=train_data, test_data=test_data, mean=mean, std=std, device=device,
+               autocast=(torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16
+                         else nullcontext()),
+               channels_last=channels_last, rank=rank, world=world)
 
-    history: list[dict[str, float]] = []
-    start_step, wall_before = 0, 0.0
-    out = Path(cfg.out) if cfg.out and rank == 0 else None  # one writer
-    ckpt_path = out / "checkpoint.pt" if out else None
-    if out and resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        stored, current = with_added_fields(state["config"]), cfg.to_dict()
-        if stored != current:
-            changed = sorted(k for k, v in current.items() if stored.get(k) != v)
-            raise CheckpointError(
-                f"{ckpt_path} belongs to a run with a different config (differs in: "
-                f"{', '.join(changed)}). Use another --out folder, or delete the checkpoint "
-                f"to start over.")
-        method.load_state_dict(state["method"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_step, history = state["step"], state["history"]
-        wall_before = state.get("wall_s", 0.0)
 
-    def checkpoint(step: int, wall: float) -> None:
-        if ckpt_path is None:
-            return
-        # never replace a good checkpoint with a diverged state
-        bad = [n for n, t in method.state_dict().items()
-               if t.is_floating_point() and not torch.isfinite(t).all()]
-        if bad:
-            raise NonFiniteLossError(
-                f"{cfg.method}: non-finite values in {bad[0]} (and {len(bad) - 1} more "
-                f"tensors) after step {step}; the run stopped and the last good checkpoint "
-                f"{ckpt_path} was kept. Lower the learning rate or raise warmup_steps.")
-        save_checkpoint(ckpt_path, {"step": step, "method": method.state_dict(),
-                                    "optimizer": optimizer.state_dict(),
-                                    "history": history, "config": cfg.to_dict(),
-                                    "wall_s": wall, "sslkit": sslkit.__version__})
+def _train_step(run: Run, step: int):
+    """One optimiser step; its randomness comes only from (seed, step)."""
+    for group in run.optimizer.param_groups:
+        group["lr"] = float(run.lr_schedule[step])
+    views = _views(run, step)
+    with run.autocast:
+        output = run.step_fn(views, step)
+    run.optimizer.zero_grad(set_to_none=True)
+    output.loss.backward()
+    if hasattr(run.method, "after_backward"):
+        run.method.after_backward(step)  # DINO: cancel the frozen last layer's gradients
+    run.optimizer.step()
+    run.method.after_optimizer_step(step)
+    return output
 
-    images = train_data.images.to(device)  # uint8 is 4x smaller than float: keep it resident
-    bar = None
-    if progress and rank == 0:
-        from tqdm.auto import tqdm  # works in terminals and notebooks
-        bar = tqdm(total=cfg.steps, initial=start_step, desc=f"{cfg.method} [{cfg.profile}]",
-                   dynamic_ncols=True)
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16
-                else nullcontext())
-    t0 = time.perf_counter()
-    completed = start_step
-    method.train()
-    try:
-        with _interrupt_between_steps() as interrupt:
-            for step in range(start_step, cfg.steps):
-                if interrupt["stop"]:
-                    checkpoint(completed, wall_before + time.perf_counter() - t0)
-                    where = (f"checkpoint saved to {ckpt_path}; run the same command again "
-                             f"to resume" if ckpt_path else "no --out folder, nothing saved")
-                    raise KeyboardInterrupt(f"interrupted after step {completed} ({where})")
-                output = _train_step(method, step_fn, recipe, optimizer, images, lr_schedule,
-                                     cfg, step, device, autocast, channels_last, rank, world)
-                completed = step + 1
-                last = completed == cfg.steps
-                if completed % cfg.log_every == 0 or last or step == 0:
-                    record = _log_record(output, cfg, step, lr_schedule, ckpt_path)
-                    record["time_s"] = wall_before + time.perf_counter() - t0
-                    if cfg.eval_every and completed % cfg.eval_every == 0:
-                        record["knn_top1"] = knn_eval(method.backbone, train_data, test_data,
-                                                      mean, std, cfg, device)
-                        method.train()
-                    history.append(record)
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{record['loss']:.4g}")
-                if bar is not None:
-                    bar.update(1)
-                if cfg.checkpoint_every and completed % cfg.checkpoint_every == 0 and not last:
-                    checkpoint(completed, wall_before + time.perf_counter() - t0)
-    finally:
+
+def _views(run: Run, step: int) -> list[torch.Tensor]:
+    """This process's views of step `step`'s batch.
+
+    Every process draws the same global batch and augments all of it with the same
+    generator, then keeps rows rank::world: N processes see exactly the views one process
+    would (each augments N times the images it trains on; cheap beside a forward pass).
+    """
+    cfg = run.cfg
+    idx = _epoch_batch(len(run.images), cfg.batch_size, cfg.seed, step)
+    seed = _step_seed(cfg.seed, step)
+    torch.manual_seed(seed + run.rank)  # dropout, drop-path: one stream per process
+    g = torch.Generator(device=run.device).manual_seed(seed)
+    views = run.recipe(run.images[idx.to(run.device)], g)
+    if run.world > 1:
+        views = [v[run.rank::run.world].contiguous() for v in views]
+    if run.channels_last:
+        views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+    return views
+
+
+def _resume(run: Run) -> None:
+    """Continue from `cfg.out`'s checkpoint, if any; refuse one of a different config.
+
+    Every process reads it (process 0 alone writes), so all continue from the same state.
+    """
+    path = run.ckpt_path
+    if path is None or not path.exists():
+        return
+    state = load_checkpoint(path)
+    stored, current = with_added_fields(state["config"]), run.cfg.to_dict()
+    if stored != current:
+        changed = sorted(k for k, v in current.items() if stored.get(k) != v)
+        raise CheckpointError(
+            f"{path} belongs to a run with a different config (differs in: "
+            f"{', '.join(changed)}). Use another --out folder, or delete the checkpoint "
+            f"to start over.")
+    run.method.load_state_dict(state["method"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.start_step, run.history = state["step"], state["history"]
+    run.wall_before = state.get("wall_s", 0.0)
+
+
+def _checkpoint(run: Run, step: int, wall: float | None = None) -> None:
+    """Save the state after `step` steps (process 0, with an --out folder)."""
+    if not run.writes:
+        return
+    # never replace a good checkpoint with a diverged state
+    bad = [n for n, t in run.method.state_dict().items()
+           if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise NonFiniteLossError(
+            f"{run.cfg.method}: non-finite values in {bad[0]} (and {len(bad) - 1} more "
+            f"tensors) after step {step}; the run stopped and the last good checkpoint "
+            f"{run.ckpt_path} was kept. Lower the learning rate or raise warmup_steps.")
+    save_checkpoint(run.ckpt_path, {
+        "step": step, "method": run.method.state_dict(),
+        "optimizer": run.optimizer.state_dict(), "history": run.history,
+        "config": run.cfg.to_dict(), "wall_s": run.wall() if wall is None else wall,
+        "sslkit": sslkit.__version__})
+
+
+def _stop_requested(run: Run, interrupt: dict) -> bool:
+    """Ctrl-C seen by this process, or (under torchrun) by any: all stop at the same step."""
+    if run.world == 1:
+        return interrupt["stop"]
+    return bool(distributed.all_reduce_mean(torch.tensor(
+        [float(interrupt["stop"])], device=run.device)) > 0)
+
+
+def _where_saved(run: Run) -> str:
+    if run.ckpt_path is None:
+        return "no --out folder, nothing saved"
+    return f"checkpoint saved to {run.ckpt_path}; run the same command again to resume"
+
+
+def _progress_bar(run: Run):
+    from tqdm.auto import tqdm  # works in terminals and notebooks
+    return tqdm(total=run.cfg.steps, initial=run.start_step,
+                desc=f"{run.cfg.method} [{run.cfg.profile}]", dynamic_ncols=True)
+
+
+def _report(run: Run, output, step: int, bar) -> None:
+    """Record the first, every `log_every`-th and the last step in the history."""
+    cfg, done = run.cfg, step + 1
+    if done % cfg.log_every == 0 or done == cfg.steps or step == 0:
+        record = _log_record(run, output, step)
+        record["time_s"] = run.wall()
+        if cfg.eval_every and done % cfg.eval_every == 0 and run.rank == 0:
+            record["knn_top1"] = _knn(run)
+            run.method.train()
+        run.history.append(record)
         if bar is not None:
-            bar.close()
-    train_wall = wall_before + time.perf_counter() - t0
+            bar.set_postfix(loss=f"{record['loss']:.4g}")
+    if bar is not None:
+        bar.update(1)
 
+
+def _knn(run: Run) -> float:
+    return knn_eval(run.method.backbone, run.train_data, run.test_data, run.mean, run.std,
+                    run.cfg, run.device)
+
+
+def _finish(run: Run, evaluate_knn: bool) -> RunResult:
+    """Final kNN (process 0), the last checkpoint and results.json."""
+    train_wall = run.wall()
     metrics = {"train_wall_s": train_wall}
-    if evaluate_knn:
+    if evaluate_knn and run.rank == 0:
         t_eval = time.perf_counter()
-        metrics["knn_top1"] = knn_eval(method.backbone, train_data, test_data, mean, std, cfg,
-                                       device)
+        metrics["knn_top1"] = _knn(run)
         metrics["eval_wall_s"] = time.perf_counter() - t_eval
-    if history and "std_l2" in history[-1]:
-        metrics.update(std_l2=history[-1]["std_l2"], rank=history[-1]["rank"])
-    result = RunResult(method=method, config=cfg, history=history, metrics=metrics,
-                       wall_s=train_wall, device=device_description(device), out=out)
-    if out is not None:
-        checkpoint(cfg.steps, train_wall)
-        write_results(result, out / "results.json", data_name=train_data.name)
+    if run.history and "std_l2" in run.history[-1]:
+        metrics.update(std_l2=run.history[-1]["std_l2"], rank=run.history[-1]["rank"])
+    result = RunResult(method=run.method, config=run.cfg, history=run.history,
+                       metrics=metrics, wall_s=train_wall,
+                       device=device_description(run.device),
+                       out=run.out if run.writes else None)
+    if run.writes:
+        _checkpoint(run, run.cfg.steps, train_wall)
+        write_results(result, run.out / "results.json", data_name=run.train_data.name)
     return result
 
 
@@ -329,41 +453,32 @@ def build_run_recipe(cfg: TrainConfig, method, image_size: int, mean, std) -> au
                                 **recipe_args)
 
 
-def _train_step(method, step_fn, recipe, optimizer, images, lr_schedule, cfg, step, device,
-                autocast, channels_last, rank=0, world=1):
-    """One optimiser step; randomness comes only from (seed, step, rank)."""
-    for group in optimizer.param_groups:
-        group["lr"] = float(lr_schedule[step])
-    # every process draws the same global batch and keeps its own interleaved share
-    idx = _epoch_batch(len(images), cfg.batch_size, cfg.seed, step)[rank::world]
-    x = images[idx.to(device)]
-    seed = _step_seed(cfg.seed, step) + rank
-    torch.manual_seed(seed)  # dropout, drop-path, ...
-    g = torch.Generator(device=device).manual_seed(seed)
-    views = recipe(x, g)
-    if channels_last:
-        views = [v.contiguous(memory_format=torch.channels_last) for v in views]
-    with autocast:
-        output = step_fn(views, step)
-    optimizer.zero_grad(set_to_none=True)
-    output.loss.backward()
-    optimizer.step()
-    method.after_optimizer_step(step)
-    return output
+def _log_record(run: Run, output, step: int) -> dict[str, float]:
+    """Loss, named terms and collapse diagnostics of this step (one host sync).
 
-
-def _log_record(output, cfg, step, lr_schedule, ckpt_path) -> dict[str, float]:
-    """Loss, named terms and collapse diagnostics of this step (one host sync)."""
-    loss_value = float(output.loss.detach())
+    Under torchrun: the loss and terms averaged over the processes, the diagnostics of the
+    gathered embeddings, so the history is the one-process history of the global batch.
+    """
+    cfg = run.cfg
+    loss, terms, z = output.loss.detach(), dict(output.terms), output.embedding
+    if run.world > 1:
+        values = torch.stack([torch.as_tensor(v, dtype=torch.float64, device=run.device)
+                              for v in (loss, *terms.values())])
+        loss, *rest = distributed.all_reduce_mean(values).unbind()
+        terms = dict(zip(terms, rest))
+        if z is not None and len(z) != cfg.batch_size:  # gathering methods return all rows
+            z = distributed.gather_with_grad(z.contiguous())
+    loss_value = float(loss)
     if not math.isfinite(loss_value):
         raise NonFiniteLossError(
             f"{cfg.method}: loss is {loss_value} at step {step}. The run stopped; the last "
-            f"good checkpoint ({ckpt_path or 'none: no --out folder given'}) is kept. Lower "
-            f"the learning rate (now {lr_schedule[step]:.3g}) or raise warmup_steps.")
-    record = {"step": step + 1, "lr": float(lr_schedule[step]), "loss": loss_value}
-    record.update({k: float(v) for k, v in output.terms.items()})
-    if output.embedding is not None:
-        z = output.embedding.float()
+            f"good checkpoint ({run.ckpt_path or 'none: no --out folder given'}) is kept. "
+            f"Lower the learning rate (now {run.lr_schedule[step]:.3g}) or raise "
+            f"warmup_steps.")
+    record = {"step": step + 1, "lr": float(run.lr_schedule[step]), "loss": loss_value}
+    record.update({k: float(v) for k, v in terms.items()})
+    if z is not None:
+        z = z.float()
         record["std_l2"] = float(evaluate.std_of_l2_normalized(z))
         record["rank"] = float(evaluate.effective_rank(z))
     return record
