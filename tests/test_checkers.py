@@ -1,9 +1,96 @@
 """The exercise checkers accept a correct answer and reject a wrong one."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from sslkit import checkers
+
+CHECKERS = sorted(name for name in dir(checkers) if name.startswith("check_"))
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_an_unfilled_template_is_reported_not_raised(name, capsys):
+    def my_answer(*args, **kwargs):
+        raise NotImplementedError("your code here")
+
+    assert getattr(checkers, name)(my_answer) is False
+    assert capsys.readouterr().out.strip() == (
+        "Exercise not attempted yet: fill in `my_answer` above and run the cell again.")
+
+
+def test_other_errors_of_the_learner_still_raise():
+    with pytest.raises(ZeroDivisionError):
+        checkers.check_byol_loss(lambda p, z: 1 / 0)
+
+
+def _standardise(z, unbiased=False):
+    return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=unbiased) + 1e-5)
+
+
+def _cross_correlation(z_a, z_b, unbiased=False):
+    return _standardise(z_a, unbiased).T @ _standardise(z_b, unbiased) / len(z_a)
+
+
+def _barlow_twins(z_a, z_b, lambd=0.0051):
+    c = _cross_correlation(z_a, z_b)
+    off = c - torch.diag(torch.diagonal(c))
+    return (torch.diagonal(c) - 1).pow(2).sum() + lambd * off.pow(2).sum()
+
+
+def _covariance(z, n_minus=1):
+    z = z - z.mean(0)
+    cov = z.T @ z / (len(z) - n_minus)
+    return (cov - torch.diag(torch.diagonal(cov))).pow(2).sum() / z.shape[1]
+
+
+def _byol(p, z):
+    return (F.normalize(p, dim=1) - F.normalize(z, dim=1)).pow(2).sum(1).mean()
+
+
+def _simsiam(p, z):
+    return -F.cosine_similarity(p, z.detach(), dim=1).mean()
+
+
+# checker, a correct answer, and wrong answers with a line of what the checker must print
+PAIR_CHECKERS = {
+    "check_byol_loss": (_byol, [
+        (lambda p, z: -F.cosine_similarity(p, z, dim=1).mean(), "byol_loss value (seed 0)"),
+        (lambda p, z: _byol(p, z.detach()), "gradient w.r.t. the second input: missing")]),
+    "check_simsiam_loss": (_simsiam, [
+        (lambda p, z: -F.cosine_similarity(p, z, dim=1).mean(),
+         "gradient w.r.t. the second input: present, but should be blocked"),
+        (lambda p, z: _byol(p, z.detach()), "simsiam_loss value (seed 0)")]),
+    "check_variance_loss": (lambda z: F.relu(1 - torch.sqrt(z.var(0) + 1e-4)).mean(), [
+        (lambda z: F.relu(1 - torch.sqrt(z.var(0, unbiased=False) + 1e-4)).mean(),
+         "variance_loss value (seed 0)"),
+        (lambda z: F.relu(1 - z.var(0)).mean(), "variance_loss value (seed 0)")]),
+    "check_covariance_loss": (_covariance, [
+        (lambda z: _covariance(z, n_minus=0), "covariance_loss value (seed 0)")]),
+    "check_barlow_twins_loss": (_barlow_twins, [
+        (lambda a, b: _barlow_twins(a, b, lambd=0.005), "barlow_twins_loss value (seed 0)"),
+        (lambda a, b: _barlow_twins(a, b.detach()),
+         "gradient w.r.t. the second input: missing")]),
+    "check_cross_correlation": (_cross_correlation, [
+        (lambda a, b: _cross_correlation(a, b, unbiased=True),
+         "cross-correlation matrix: differs from sslkit's"),
+        (lambda a, b: _cross_correlation(a, b)[:, :4], "cross-correlation matrix: shape")]),
+}
+
+
+@pytest.mark.parametrize("name", PAIR_CHECKERS)
+def test_a_loss_checker_accepts_a_correct_answer(name):
+    assert getattr(checkers, name)(PAIR_CHECKERS[name][0])
+
+
+@pytest.mark.parametrize("name, wrong, message", [
+    (name, wrong, message) for name, (_, wrongs) in PAIR_CHECKERS.items()
+    for wrong, message in wrongs])
+def test_a_loss_checker_rejects_a_wrong_answer_and_says_why(name, wrong, message, capsys):
+    assert not getattr(checkers, name)(wrong)
+    out = capsys.readouterr().out
+    assert any(line.startswith("✗") and message in line for line in out.splitlines()), out
+    assert "not yet: see the lines marked ✗" in out
 
 
 def test_check_grayscale():
