@@ -9,6 +9,7 @@ notebook.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Callable
 
@@ -84,6 +85,37 @@ def check_simsiam_loss(fn: Callable) -> bool:
 def check_byol_loss(fn: Callable) -> bool:
     """Your `fn(p, z)` against `sslkit.losses.byol_loss` (2 - 2 cos, mean over the batch)."""
     return _check_pair_loss(fn, losses.byol_loss, "byol_loss")
+
+
+@_exercise
+def check_ema_update(fn: Callable) -> bool:
+    """Your in-place `fn(target, online, tau)` for two modules of the same architecture against
+    `sslkit.methods.ema.ema_update`: xi <- tau * xi + (1 - tau) * theta, parameter by
+    parameter, the online module untouched."""
+    from torch import nn
+
+    from sslkit.methods.ema import ema_update
+
+    ok = True
+    for seed, tau in ((0, 0.99), (1, 0.5), (2, 0.0), (3, 1.0)):
+        with torch.random.fork_rng(devices=[]):  # leaves the notebook's random state alone
+            torch.manual_seed(seed)
+            online, target = (nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).double()
+                              for _ in range(2))
+        yours_target, ours_target = copy.deepcopy(target), copy.deepcopy(target)
+        yours_online = copy.deepcopy(online)
+        fn(yours_target, yours_online, tau)
+        ema_update([ours_target], [online], tau)
+        names = [n for n, _ in online.named_parameters()]
+        for name, a, b in zip(names, yours_target.parameters(), ours_target.parameters()):
+            ok &= _compare(f"target {name} with tau = {tau}", a.detach(), b.detach())
+        for name, a, b in zip(names, yours_online.parameters(), online.parameters()):
+            if not torch.equal(a, b):
+                print(f"✗ online {name} with tau = {tau}: changed, but only the target moves")
+                ok = False
+    print("all good" if ok else "not yet: see the lines marked ✗ (under torch.no_grad(), "
+          "xi.mul_(tau).add_(theta, alpha=1 - tau) for each pair of parameters)")
+    return bool(ok)
 
 
 @_exercise

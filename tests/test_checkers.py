@@ -209,3 +209,25 @@ def test_check_whitening():
     assert checkers.check_whitening(zca)
     assert not checkers.check_whitening(lambda x: (x - x.mean(0)) / x.std(0))  # standardised only
     assert not checkers.check_whitening(lambda x: zca(x)[:, :4])  # wrong shape
+
+
+def test_check_ema_update():
+    @torch.no_grad()
+    def ema_(target, online, tau):
+        for xi, theta in zip(target.parameters(), online.parameters()):
+            xi.mul_(tau).add_(theta, alpha=1 - tau)
+
+    @torch.no_grad()
+    def swapped(target, online, tau):  # tau on the online side
+        for xi, theta in zip(target.parameters(), online.parameters()):
+            xi.mul_(1 - tau).add_(theta, alpha=tau)
+
+    @torch.no_grad()
+    def both_move(target, online, tau):
+        ema_(target, online, tau)
+        for theta in online.parameters():
+            theta.mul_(0.5)
+
+    assert checkers.check_ema_update(ema_)
+    assert not checkers.check_ema_update(swapped)
+    assert not checkers.check_ema_update(both_move)
