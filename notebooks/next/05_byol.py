@@ -436,31 +436,51 @@ course.verdict_summary(S)
 # ```{exercise}
 # :label: ex-byol-loss
 # Write `my_byol_loss(p, z)`: the mean over the batch of the squared distance between the
-# $\ell_2$-normalised prediction and target. Check it with
-# `sslkit.checkers.check_byol_loss(my_byol_loss)`. Then write the EMA update
-# `ema_(target, online, tau)` for two modules with the same parameters.
+# $\ell_2$-normalised prediction and target. Then write the EMA update
+# `ema_(target, online, tau)` for two modules with the same parameters. Running the cell
+# below checks both, with `sslkit.checkers.check_byol_loss` and
+# `sslkit.checkers.check_ema_update`.
 # ```
-#
-# ````{solution} ex-byol-loss
-# :class: dropdown
-# ```python
-# import torch
-# import torch.nn.functional as F
-#
-# def my_byol_loss(p, z):
-#     p, z = F.normalize(p, dim=1), F.normalize(z, dim=1)
-#     return (p - z).pow(2).sum(dim=1).mean()  # = mean of 2 - 2 cos(p, z)
-#
-# @torch.no_grad()
-# def ema_(target, online, tau):
-#     for xi, theta in zip(target.parameters(), online.parameters()):
-#         xi.mul_(tau).add_(theta, alpha=1 - tau)
-# ```
+
+# %%
+import torch.nn.functional as F
+from sslkit import checkers
+
+
+def my_byol_loss(p, z):
+    """Mean over the batch of || p/||p|| - z/||z|| ||^2; p, z: (N, D)."""
+    raise NotImplementedError("your code here")
+
+
+@torch.no_grad()
+def ema_(target, online, tau):
+    """In place: every parameter xi of target <- tau * xi + (1 - tau) * theta of online."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_byol_loss(my_byol_loss)
+checkers.check_ema_update(ema_)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_byol_loss(p, z):
+    p, z = F.normalize(p, dim=1), F.normalize(z, dim=1)
+    return (p - z).pow(2).sum(dim=1).mean()  # = mean of 2 - 2 cos(p, z)
+
+
+@torch.no_grad()
+def ema_(target, online, tau):
+    for xi, theta in zip(target.parameters(), online.parameters()):
+        xi.mul_(tau).add_(theta, alpha=1 - tau)
+
+
 # Do not detach `z` inside the loss: the checker expects a gradient on both inputs, like
 # sslkit's `byol_loss`. In BYOL the target receives no gradient because it comes from the
 # target network under `torch.no_grad()`, which is the method's business, not the loss's.
-# ````
-#
+assert checkers.check_byol_loss(my_byol_loss)
+assert checkers.check_ema_update(ema_)
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-byol-tau
 # The EMA's "memory" is about $1/(1-\tau)$ steps. For this chapter's 3,000-step runs, which
@@ -468,13 +488,17 @@ course.verdict_summary(S)
 # does it compare with the constant rate of experiment 1?
 # ```
 #
-# ```{solution} ex-byol-tau
-# :class: dropdown
+# <details><summary>Solution</summary>
+#
 # A lag of 300 steps means $1/(1-\tau) = 300$, $\tau \approx 0.9967$, a memory three times
 # longer than the 100 steps of $\tau = 0.99$. Values between about 0.9 and 0.999 all work
-# in the paper (Table 5a), over 300 epochs; on a run this short a very large $\tau$ behaves
-# like the frozen target, because the target barely moves before the run ends.
-# ```
+# in the paper (Table 5a), over 300 epochs. On a run this short, a very large $\tau$ moves
+# the target only a little before the run ends, so it behaves partly like the frozen target.
+# How much is a run this chapter did not store: train
+# `byol_run("05-ex-tau-lag", dict(tau_schedule="constant", tau_base=0.9967))` and place its
+# kNN in experiment 1's table, between the rows of $\tau = 0.99$ and of the frozen target.
+#
+# </details>
 #
 # ```{exercise}
 # :label: ex-byol-curves
@@ -483,18 +507,25 @@ course.verdict_summary(S)
 # a horizontal line. Does the frozen target fall behind from the start, or only once BYOL's
 # target has learned something?
 # ```
-#
-# ````{solution} ex-byol-curves
-# :class: dropdown
-# ```python
-# course.plot_curves({k: ema_runs[k] for k in (BYOL_LABEL, "tau = 1 (frozen target)")},
-#                    "knn_top1", reference=knn_random, reference_label="untrained")
-# ```
-# Read the answer off your plot. BYOL's online network regresses a target that is itself
-# an average of online networks, so the gap to the frozen target can only open once that
-# average has become better than a random network.
-# ````
-#
+
+# %%
+# your code here: one call of course.plot_curves on the runs of experiment 1
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+# Both runs are stored: experiment 1 trained them (at the smoke size only BYOL's own run
+# exists, so the plot has one curve there).
+_ = course.plot_curves({k: ema_runs[k] for k in (BYOL_LABEL, "tau = 1 (frozen target)")
+                        if k in ema_runs},
+                       "knn_top1", reference=knn_random, reference_label="untrained")
+# How to read it: BYOL's online network regresses a target that is itself an average of
+# online networks, so the gap to the frozen target can only open once that average has
+# become better than a random network. If the two curves sit together at the first logged
+# point and part later, the frozen target falls behind only once BYOL's target has learned;
+# if they are apart from the first point, it falls behind from the start. The table "kNN at
+# each 1,000 steps" above gives the same numbers.
+
+# %% [markdown]
 # ## References
 #
 # - J.-B. Grill et al. *Bootstrap Your Own Latent: A New Approach to Self-Supervised
