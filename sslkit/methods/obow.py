@@ -13,9 +13,10 @@ with a linear classifier whose weights are generated from the vocabulary itself 
 MLP (so the classifier follows the vocabulary as it changes). The vocabulary is a queue:
 every step, one locally averaged teacher feature per image replaces the oldest word, so the
 words follow the teacher's features without any k-means. Targets describe local content
-(which visual words are present), so the student's global feature must encode it; collapse
-to a constant target is prevented by the changing, random vocabulary and the soft
-assignment's temperature, which adapts to the mean distance to the nearest word.
+(which visual words are present), so the student's global feature must encode it. The
+soft assignment's temperature is scaled by a running mean of the distance to the nearest
+word, so the codes are as sharp whatever the scale of the features; `perplexity_batch`
+(official monitor) near 1 would mean every image gets the same few words.
 
 Views (through the "dino" recipe, 2 global crops + `n_local` local crops): view 0 is the
 teacher's image, with flip only (its colour, grey, blur and solarize probabilities are set
