@@ -359,89 +359,131 @@ course.verdict_summary(S)
 # :label: ex-collapse-std
 # Write `my_std_of_l2_normalized(z)` for an embedding `z` of shape `(N, D)`: normalise each
 # row to unit length, take the (unbiased) std of each dimension over the batch, and return
-# the mean over dimensions as a float. Check it with
+# the mean over dimensions as a float. Running the cell below checks it with
 # `sslkit.checkers.check_std_of_l2_normalized(my_std_of_l2_normalized)`.
 # ```
-#
-# ````{solution} ex-collapse-std
-# :class: dropdown
-# ```python
-# import torch.nn.functional as F
-# def my_std_of_l2_normalized(z):
-#     z = F.normalize(z, dim=1)  # each row to unit length
-#     return z.std(dim=0).mean().item()  # std over the batch, mean over dimensions
-# ```
-# ````
-#
+
+# %%
+from sslkit import checkers
+
+
+def my_std_of_l2_normalized(z):
+    """z: (N, D) -> float: rows to unit length, std over the batch, mean over dimensions."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_std_of_l2_normalized(my_std_of_l2_normalized)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_std_of_l2_normalized(z):
+    z = F.normalize(z, dim=1)  # each row to unit length
+    return z.std(dim=0).mean().item()  # std over the batch, mean over dimensions
+
+
+assert checkers.check_std_of_l2_normalized(my_std_of_l2_normalized)
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-collapse-rank
 # Write `my_effective_rank(z)`: the singular values $\sigma$ of `z` (not centred), the
 # distribution $p = \sigma / \sum \sigma + \epsilon$ with $\epsilon = 10^{-7}$ (RankMe's
-# guard against $\log 0$), and $\exp(-\sum_k p_k \log p_k)$. Check it with
-# `sslkit.checkers.check_effective_rank(my_effective_rank)`. What does it return for a
-# constant embedding, and why not 0?
+# guard against $\log 0$), and $\exp(-\sum_k p_k \log p_k)$. Running the cell below checks
+# it with `sslkit.checkers.check_effective_rank(my_effective_rank)`. What does it return for
+# a constant embedding, and why not 0?
 # ```
-#
-# ````{solution} ex-collapse-rank
-# :class: dropdown
-# ```python
-# def my_effective_rank(z):
-#     s = torch.linalg.svdvals(z.double())
-#     p = s / s.sum() + 1e-7
-#     return torch.exp(-(p * p.log()).sum()).item()
-# ```
-# A constant embedding is the matrix $\mathbf{1} c^\top$ of rank 1: one non-zero singular
-# value, $p = (1, 0, \dots)$, entropy 0, effective rank $e^0 = 1$. Centring first would make
-# it the zero matrix, whose "spectrum" is all zeros; RankMe does not centre, so a single
-# point counts as one direction.
-# ````
-#
+
+# %%
+def my_effective_rank(z):
+    """z: (N, D) -> float: exp of the entropy of the normalised singular values of z."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_effective_rank(my_effective_rank)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_effective_rank(z):
+    s = torch.linalg.svdvals(z.double())
+    p = s / s.sum() + 1e-7
+    return torch.exp(-(p * p.log()).sum()).item()
+
+
+assert checkers.check_effective_rank(my_effective_rank)
+print("constant embedding:", my_effective_rank(torch.randn(1, 16).expand(64, 16)))
+# A constant embedding is the matrix 1 c^T of rank 1: one non-zero singular value,
+# p = (1, 0, ...), entropy 0, effective rank e^0 = 1 (the epsilon moves it a little). Centring
+# first would make it the zero matrix, whose "spectrum" is all zeros; RankMe does not
+# centre, so a single point counts as one direction.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-collapse-reference
 # Check the $1/\sqrt{d}$ reference numerically: draw `z = torch.randn(4096, d)` for
 # $d = 16, 64, 256, 1024$ and compare `sslkit.evaluate.std_of_l2_normalized(z)` with
 # $1/\sqrt{d}$. Then add a constant offset, `z + 3`, and explain the new value.
 # ```
-#
-# ````{solution} ex-collapse-reference
-# :class: dropdown
-# ```python
-# for d in (16, 64, 256, 1024):
-#     z = torch.randn(4096, d)
-#     print(d, evaluate.std_of_l2_normalized(z), d ** -0.5,
-#           evaluate.std_of_l2_normalized(z + 3))
-# ```
-# The isotropic values match $1/\sqrt{d}$ closely. With the offset, every vector points
-# roughly along $(1, \dots, 1)$, so the normalised vectors bunch together on the sphere and
-# the std drops (to about $1/\sqrt{10 d}$ here, since the offset has norm $3\sqrt{d}$ against
-# a spread of $\sqrt{d}$). The std measures spread *around the mean direction*: an embedding
-# that moved away from the origin looks partly collapsed even though it carries the same
-# information, one reason to read it next to the effective rank.
-# ````
-#
+
+# %%
+# your code here
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+g = torch.Generator().manual_seed(0)
+print("    d   std(z)   1/sqrt(d)   std(z + 3)   1/sqrt(10 d)")
+for d in (16, 64, 256, 1024):
+    z = torch.randn(4096, d, generator=g)
+    print(f"{d:5d}   {evaluate.std_of_l2_normalized(z):.4f}   {d ** -0.5:.4f}      "
+          f"{evaluate.std_of_l2_normalized(z + 3):.4f}       {(10 * d) ** -0.5:.4f}")
+# The isotropic values follow 1/sqrt(d). With the offset, every vector points roughly
+# along (1, ..., 1): the normalised vectors bunch together on the sphere and the std drops,
+# towards 1/sqrt(10 d), since the offset has norm 3 sqrt(d) against a spread of sqrt(d)
+# (norm about sqrt(10 d) in all). The std measures spread *around the mean direction*: an
+# embedding that moved away from the origin looks partly collapsed even though it carries
+# the same information, one reason to read it next to the effective rank.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-collapse-cosine
 # Replace the MSE by the negative cosine similarity: train SimSiam without its stop-gradient
-# and without predictor, `TrainConfig(method="simsiam", method_args={"stop_gradient": False,
+# and without predictor, `S.config("simsiam", method_args={"stop_gradient": False,
 # "predictor": "none"})`, and plot `std_l2` and `rank`. Which of the two diagnostics sees
 # the collapse? (Hint: look at the last layer of SimSiam's projector, and ask what it
 # does and does not prevent.)
 # ```
+
+# %%
+# your code here: experiments.run(...) on that config, then course.plot_curves
+
+# %% [markdown]
+# <details><summary>Solution</summary>
 #
-# ```{solution} ex-collapse-cosine
-# :class: dropdown
-# Run it and read both curves; chapter 6's run without the stop-gradient (with its
-# predictor) shows the same thing. The hint is a trap worth falling into: SimSiam's
-# projector ends with a BatchNorm without affine parameters, so in training mode every
-# dimension of $z$ has mean 0 and variance 1 over the batch, and one might conclude that
-# the embedding cannot become a constant. But BatchNorm only fixes two moments per
-# dimension. A batch in which nearly every image lands on the *same* point and a few
-# outliers carry all the variance satisfies both: the normalised embeddings of almost all
-# images coincide, so the std of the $\ell_2$-normalised output falls far below
-# $1/\sqrt{d}$ and the rank falls with it. BatchNorm makes a perfectly constant output
-# impossible, not a collapsed one.
+# ```python
+# run = experiments.run("03-ex-cosine", S.config("simsiam", method_args={
+#     "stop_gradient": False, "predictor": "none"}), train_data=train_data, test_data=test_data)
+# fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+# course.plot_curves({"cosine, no sg": run}, "std_l2", ax=axes[0], reference=0.2 * dim ** -0.5,
+#                    reference_label="collapse line")
+# course.plot_curves({"cosine, no sg": run}, "rank", ax=axes[1])
 # ```
 #
+# This chapter did not store that run; chapter 6 stores a close one, SimSiam without the
+# stop-gradient but with its predictor, and its curves and verdicts show what happened
+# there. The hint is a trap worth falling into: SimSiam's projector ends with a BatchNorm
+# without affine parameters, so in training mode every dimension of $z$ has mean 0 and
+# variance 1 over the batch, and one might conclude that the embedding cannot become a
+# constant. But BatchNorm only fixes two moments per dimension. A batch in which nearly
+# every image lands on the *same* point and a few outliers carry all the variance
+# satisfies both, and so does a batch whose embeddings line up along a few directions.
+# How to read your two curves: a std of the $\ell_2$-normalised output far below
+# $1/\sqrt{d}$ means the normalised embeddings of almost all images coincide; an effective
+# rank that falls while the std stays up means they line up along a few directions, which
+# only the rank sees. BatchNorm makes a perfectly constant output impossible, not a
+# collapsed one.
+#
+# </details>
+
+# %% [markdown]
 # ## References
 #
 # - J. Bromley, I. Guyon, Y. LeCun, E. Säckinger, R. Shah. *Signature Verification using a
