@@ -360,54 +360,88 @@ course.verdict_summary(S)
 # :label: ex-amdim-infonce
 # Write `my_infonce(scores)`: given an $(N, N)$ matrix of scores between $N$ anchors (rows)
 # and $N$ candidates (columns), with the positive pairs on the diagonal, return the mean
-# InfoNCE loss. Check it with `sslkit.checkers.check_infonce(my_infonce)`. What is its value
-# for all-zero scores, and what does that say about the bound?
+# InfoNCE loss. Running the cell below checks it with
+# `sslkit.checkers.check_infonce(my_infonce)`. What is its value for all-zero scores, and
+# what does that say about the bound?
 # ```
-#
-# ````{solution} ex-amdim-infonce
-# :class: dropdown
-# ```python
-# import torch
-# import torch.nn.functional as F
-# def my_infonce(scores):
-#     targets = torch.arange(len(scores), device=scores.device)
-#     return F.cross_entropy(scores, targets)  # -mean_i log softmax(scores[i])[i]
-# ```
-# With all-zero scores every candidate is equally likely, the loss is $\log N$, and the
-# bound $\log N - \mathcal{L}$ is 0: a critic that cannot tell the candidates apart certifies
-# no information at all. The checker also confirms that a perfect critic (a large diagonal)
-# drives the loss to 0, i.e. the estimate to its ceiling $\log N$.
-# ````
-#
+
+# %%
+from sslkit import checkers
+
+
+def my_infonce(scores):
+    """scores: (N, N), positives on the diagonal -> the mean InfoNCE loss (a scalar)."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_infonce(my_infonce)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+import torch.nn.functional as F
+
+
+def my_infonce(scores):
+    targets = torch.arange(len(scores), device=scores.device)
+    return F.cross_entropy(scores, targets)  # -mean_i log softmax(scores[i])[i]
+
+
+assert checkers.check_infonce(my_infonce)
+# With all-zero scores every candidate is equally likely, the loss is log N, and the bound
+# log N - L is 0: a critic that cannot tell the candidates apart certifies no information at
+# all. The checker also confirms that a perfect critic (a large diagonal) drives the loss
+# to 0, i.e. the estimate to its ceiling log N.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-amdim-ceiling
 # Our runs train with a batch of $N$ images. What is the ceiling $\log K$ of the
 # global-to-4×4 task? Train the 2-scale variant with `batch_size` halved: how does the
 # ceiling move, and how does the final estimate $\log K - \mathcal{L}$ move?
 # ```
-#
-# ```{solution} ex-amdim-ceiling
-# :class: dropdown
-# $K = 1 + (N-1)\cdot 16$: about $\log(4081) \approx 8.3$ nats at $N = 256$. Halving the
-# batch lowers it by about $\log 2 \approx 0.69$ nats. The estimate usually drops by less than
-# that, because it is far from saturating on the harder tasks; but once the features tell
-# every image apart, only a larger batch can raise the number, which shows how much the
-# "mutual information" reading depends on the batch.
-# ```
-#
+
+# %%
+# your code here: the ceiling from the runs' batch size; then the run with half the batch
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+# Each global feature competes with the 16 positions of the 4x4 map of every other image,
+# plus its positive: K = 1 + (N - 1) * 16.
+for n in (batch, batch // 2):
+    print(f"batch {n}: K = {1 + (n - 1) * 16}, ceiling log K = {math.log(1 + (n - 1) * 16):.2f} nats")
+print(f"halving the batch lowers the ceiling by "
+      f"{math.log(1 + (batch - 1) * 16) - math.log(1 + (batch // 2 - 1) * 16):.2f} nats "
+      f"(log 2 = {math.log(2):.2f})")
+# The estimate's move needs the run this chapter did not store:
+#   half = experiments.run("04-ex-half-batch", S.config("amdim", ..., batch_size=batch // 2,
+#                          ...), ...)  # the 2-scale variant's config, with the batch halved
+# How to read it: an estimate far below its ceiling drops by less than the ceiling (the
+# task is not saturated, the batch is not what limits it); an estimate close to its
+# ceiling drops with it, and then only a larger batch can raise the number. Either way it
+# shows how much the "mutual information" reading depends on the batch.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-amdim-l2l
 # Switch off the local-to-local task (`method_args={"local_to_local": False}`) in the
 # 2-scale variant. Which stages' kNN accuracy changes most?
 # ```
+
+# %%
+# your code here: the 2-scale variant with local_to_local=False, then stage_knn on its backbone
+
+# %% [markdown]
+# <details><summary>Solution</summary>
 #
-# ```{solution} ex-amdim-l2l
-# :class: dropdown
-# The local-to-local task acts on the deepest map only, so if its removal shows anywhere it
-# is at the last stage; the global-to-local tasks still train the intermediate stage.
-# Compare the kNN curves of the two runs stage by stage rather than only the last number.
-# ```
+# This chapter did not store that run. What to look for: the local-to-local task acts on
+# the deepest map only, so if its removal shows anywhere it is at the last stage; the
+# global-to-local tasks still train the intermediate stage. Compare the kNN of the two
+# runs stage by stage (as in the table of stage kNN above), not only the last number, and
+# read a difference against the noise of the kNN (`S.knn_gap`).
 #
+# </details>
+
+# %% [markdown]
 # ## References
 #
 # - P. Bachman, R. D. Hjelm, W. Buchwalter. *Learning Representations by Maximizing Mutual
