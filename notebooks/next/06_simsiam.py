@@ -262,37 +262,75 @@ course.verdict_summary(S)
 # ```{exercise}
 # :label: ex-simsiam-loss
 # Write `my_simsiam_loss(p, z)`: one direction of the loss, the mean over the batch of the
-# negative cosine similarity, with the stop-gradient on `z`. Check it with
-# `sslkit.checkers.check_simsiam_loss(my_simsiam_loss)`. What does the checker say if you
-# forget the stop-gradient?
+# negative cosine similarity, with the stop-gradient on `z`. Running the cell below checks
+# it with `sslkit.checkers.check_simsiam_loss(my_simsiam_loss)`. What does the checker say
+# if you forget the stop-gradient?
 # ```
-#
-# ````{solution} ex-simsiam-loss
-# :class: dropdown
-# ```python
-# import torch.nn.functional as F
-# def my_simsiam_loss(p, z):
-#     z = z.detach()  # stop-gradient
-#     return -F.cosine_similarity(p, z, dim=1).mean()
-# ```
+
+# %%
+import torch.nn.functional as F
+from sslkit import checkers
+
+
+def my_simsiam_loss(p, z):
+    """-mean_n cos(p_n, sg(z_n)); p, z: (N, D)."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_simsiam_loss(my_simsiam_loss)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_simsiam_loss(p, z):
+    z = z.detach()  # stop-gradient
+    return -F.cosine_similarity(p, z, dim=1).mean()
+
+
+assert checkers.check_simsiam_loss(my_simsiam_loss)
+
 # Without `detach`, the values match but the checker reports a gradient reaching the second
-# input where it should be blocked.
-# ````
-#
+# input where it should be blocked:
+print("\nwithout the stop-gradient:")
+assert not checkers.check_simsiam_loss(lambda p, z: -F.cosine_similarity(p, z, dim=1).mean())
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-simsiam-collapse-speed
-# Rerun the "no stop-gradient" variant with `TrainConfig(..., log_every=1, steps=50)` and
-# plot `std_l2`. After how many steps is the std below $0.1/\sqrt{d}$? Does a smaller
-# learning rate delay the collapse, or prevent it?
+# Rerun the "no stop-gradient" variant with `log_every=1, steps=50` and plot `std_l2`.
+# After how many steps is the std below $0.1/\sqrt{d}$? Does a smaller learning rate delay
+# the collapse, or prevent it?
 # ```
-#
-# ```{solution} ex-simsiam-collapse-speed
-# :class: dropdown
-# The collapse takes a few dozen steps at the default learning rate, and a smaller learning
-# rate only delays it: the constant solution is a minimum of the loss, and nothing in the
-# symmetric, gradient-through-both-branches objective pushes away from it.
-# ```
-#
+
+# %%
+# your code here: S.config("simsiam", method_args={"stop_gradient": False}, ...) and
+# experiments.run, then course.plot_curves
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+# The stored "no stop-gradient" run of the experiment above logs std_l2 every `log_every`
+# steps: the first logged step below 0.1/sqrt(d) bounds the answer from above.
+no_sg = runs["no stop-gradient"]
+logged, stds = no_sg.series("std_l2")
+below = next((s for s, v in zip(logged, stds) if v < 0.1 * dim ** -0.5), None)
+print(f"no stop-gradient, logged every {logged[1] - logged[0] if len(logged) > 1 else '-'} "
+      f"steps: first logged step with std_l2 < 0.1/sqrt(d) = {0.1 * dim ** -0.5:.4f}: "
+      f"{below if below is not None else 'none (it stayed above)'}")
+# To see the first 50 steps one by one, and the learning rate's part, train (not stored):
+#   lr = S.config("simsiam").resolved(get_method("simsiam").train_defaults).lr
+#   fast = {f"lr x {f}": experiments.run(
+#               f"06-ex-no-sg-lr-{f}",
+#               S.config("simsiam", method_args={"stop_gradient": False}, steps=50,
+#                        log_every=1, lr=f * lr), train_data=train_data)
+#           for f in (1, 0.1)}
+#   course.plot_curves(fast, "std_l2", reference=0.1 * dim ** -0.5, reference_label="0.1/sqrt(d)")
+# How to read it: if the smaller learning rate only shifts the curve to the right, it
+# delays the collapse; if its curve levels off above the line, it prevents it within these
+# steps. The constant solution is a minimum of the symmetric loss without the
+# stop-gradient, so a smaller step size changes how fast the network gets there, not
+# whether that minimum exists; a run of 50 steps can tell "later" from "not yet", not from
+# "never".
+
+# %% [markdown]
 # ## References
 #
 # - X. Chen, K. He. *Exploring Simple Siamese Representation Learning.* CVPR 2021.
