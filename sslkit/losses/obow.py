@@ -52,9 +52,12 @@ def word_distances(feature_map: Tensor, words: Tensor) -> Tensor:
         raise ValueError(f"word_distances: the words have {words.shape[1]} channels but the "
                          f"feature map has {feature_map.shape[1]}; the vocabulary of a level "
                          f"must be built from that level's feature maps.")
-    cross = torch.einsum("nchw,kc->nkhw", feature_map, words)  # N x K x H x W
-    return (feature_map.pow(2).sum(1, keepdim=True) - 2.0 * cross
-            + words.pow(2).sum(1)[None, :, None, None])
+    f = feature_map.permute(0, 2, 3, 1)  # N x H x W x C
+    # ||e||^2 - 2 <f, e> in one addmm, laid out N x H x W x K: the words are the fastest
+    # axis, so the softmax over them in bow_target reads contiguous memory
+    d = torch.addmm(words.pow(2).sum(1), f.reshape(-1, f.shape[-1]), words.T, alpha=-2.0)
+    d = d.view(*f.shape[:3], -1).add_(f.pow(2).sum(-1, keepdim=True))  # N x H x W x K
+    return d.permute(0, 3, 1, 2)  # N x K x H x W
 
 
 def bow_target(distances: Tensor, min_distance_mean: Tensor | float, inv_delta: float = 10.0,
@@ -85,8 +88,9 @@ def bow_target(distances: Tensor, min_distance_mean: Tensor | float, inv_delta: 
                          f"temperature is their ratio); got {float(min_distance_mean)} and "
                          f"{inv_delta}.")
     with torch.no_grad():
-        codes = F.softmax(-(inv_delta / min_distance_mean) * distances, dim=1)  # N x K x H x W
-        bow = codes.amax(dim=(2, 3)) if pool == "max" else codes.mean(dim=(2, 3))  # N x K
+        d = distances.movedim(1, -1)  # N x H x W x K (contiguous from word_distances)
+        codes = F.softmax(d * (-inv_delta / min_distance_mean), dim=-1)
+        bow = codes.amax(dim=(1, 2)) if pool == "max" else codes.mean(dim=(1, 2))  # N x K
         return F.normalize(bow, p=1, dim=1)
 
 
