@@ -522,59 +522,86 @@ course.verdict_summary(S)
 # Write `my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp)`:
 # `student_out` is a list of $(N, K)$ student logits, one per crop with the global crops
 # first, `teacher_out` a list of the teacher's logits on the global crops. Average the
-# cross-entropy over all pairs of a teacher crop and a *different* student crop. Check it
-# with `sslkit.checkers.check_dino_loss(my_dino_loss)`. What does the checker say if you
-# forget to skip the pairs where both see the same crop? If you forget the stop-gradient?
+# cross-entropy over all pairs of a teacher crop and a *different* student crop. Running the
+# cell below checks it with `sslkit.checkers.check_dino_loss(my_dino_loss)`. What does the
+# checker say if you forget to skip the pairs where both see the same crop? If you forget
+# the stop-gradient?
 # ```
-#
-# ````{solution} ex-dino-loss
-# :class: dropdown
-# ```python
-# import torch
-# import torch.nn.functional as F
-#
-# def my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp):
-#     total, n_pairs = 0.0, 0
-#     for i, t in enumerate(teacher_out):
-#         q = F.softmax((t - center) / teacher_temp, dim=-1).detach()  # stop-gradient
-#         for v, s in enumerate(student_out):
-#             if v == i:
-#                 continue  # same crop: nothing to learn
-#             total = total + torch.sum(-q * F.log_softmax(s / student_temp, dim=-1),
-#                                       dim=-1).mean()
-#             n_pairs += 1
-#     return total / n_pairs
-# ```
-# Without the skip the value differs (there are more pairs, some of them trivially easy).
-# Without `detach`, the values match but the checker reports a gradient reaching the
-# teacher's logits.
-# ````
-#
+
+# %%
+import torch.nn.functional as F
+from sslkit import checkers
+
+
+def my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp):
+    """Mean cross-entropy over the pairs (teacher crop i, student crop v), v != i."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_dino_loss(my_dino_loss)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp,
+                 skip_same=True, detach=True):
+    total, n_pairs = 0.0, 0
+    for i, t in enumerate(teacher_out):
+        q = F.softmax((t - center) / teacher_temp, dim=-1)
+        q = q.detach() if detach else q  # stop-gradient
+        for v, s in enumerate(student_out):
+            if skip_same and v == i:
+                continue  # same crop: nothing to learn
+            total = total + torch.sum(-q * F.log_softmax(s / student_temp, dim=-1),
+                                      dim=-1).mean()
+            n_pairs += 1
+    return total / n_pairs
+
+
+assert checkers.check_dino_loss(my_dino_loss)
+# Without the skip the value differs (there are more pairs, some of them trivially easy);
+# without `detach` the values match but a gradient reaches the teacher's logits:
+for mistake in ({"skip_same": False}, {"detach": False}):
+    print(f"\nwith {mistake}:")
+    assert not checkers.check_dino_loss(lambda *args: my_dino_loss(*args, **mistake))
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-dino-center
 # Write `my_center_update(center, teacher_out, momentum)` that returns the new center from
-# the list of the teacher's logits on the global crops, and check it with
+# the list of the teacher's logits on the global crops; running the cell below checks it with
 # `sslkit.checkers.check_dino_center_update(my_center_update)`. Then, in the panel above,
 # find out how many center updates it takes, at $m = 0.9$ and at $m = 0.99$, before
 # centring undoes the preference for dimension 0. Why does the paper want a slow center?
 # ```
-#
-# ````{solution} ex-dino-center
-# :class: dropdown
-# ```python
-# import torch
-#
-# def my_center_update(center, teacher_out, momentum=0.9):
-#     batch_center = torch.cat(teacher_out).mean(dim=0)
-#     return momentum * center + (1 - momentum) * batch_center
-# ```
-# After $n$ updates on the same batch, the center holds a fraction $1 - m^n$ of the batch
-# mean: 90 % takes about 22 updates at $m = 0.9$ and about 230 at $m = 0.99$. A slow
-# center averages over many batches, so it removes what is common to *all* images (a
-# dimension that wins everywhere) rather than what is specific to the current batch, and it
-# changes the teacher's target only gradually.
-# ````
-#
+
+# %%
+def my_center_update(center, teacher_out, momentum):
+    """momentum * center + (1 - momentum) * the mean of the teacher's logits over all crops."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_dino_center_update(my_center_update)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+import math
+
+
+def my_center_update(center, teacher_out, momentum=0.9):
+    batch_center = torch.cat(teacher_out).mean(dim=0)
+    return momentum * center + (1 - momentum) * batch_center
+
+
+assert checkers.check_dino_center_update(my_center_update)
+# After n updates on the same batch, the center holds a fraction 1 - m^n of the batch mean:
+for m in (0.9, 0.99):
+    print(f"m = {m}: 90% of the batch mean after {math.ceil(math.log(0.1) / math.log(m))} "
+          f"updates")
+# A slow center averages over many batches, so it removes what is common to *all* images
+# (a dimension that wins everywhere) rather than what is specific to the current batch,
+# and it changes the teacher's target only gradually.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-dino-teacher-temp
 # The official code warns that a teacher temperature above 0.07 is unstable in most
@@ -585,17 +612,26 @@ course.verdict_summary(S)
 # `teacher_entropy` and `kl` against the three runs above. Which of the two failure modes
 # does a too-warm teacher resemble?
 # ```
+
+# %%
+# your code here: two experiments.run calls, then course.plot_curves of teacher_entropy and kl
+
+# %% [markdown]
+# <details><summary>Solution</summary>
 #
-# ```{solution} ex-dino-teacher-temp
-# :class: dropdown
-# A warmer teacher is less sharp, so the balance tips towards centring: expect the entropy to
-# sit higher and the KL lower than in the healthy run, moving towards the "centring only"
-# run (uniform collapse); at $\tau_t = \tau_s = 0.1$ the run *is* "centring only". The
-# warm-up keeps the target sharp at the start, while the network is random and nothing yet
-# tells the images apart, which is when a flat target is most dangerous; later the outputs
-# carry information and a softer target is safe.
-# ```
+# This chapter did not store these two runs. How to read them: a warmer teacher is less
+# sharp, so the balance tips towards centring. If its `teacher_entropy` sits above the
+# healthy run's and its `kl` below, moving towards the "centring only" run, it resembles
+# uniform collapse; at $\tau_t = \tau_s = 0.1$ the run *is* "centring only". If instead
+# the entropy falls towards 0, sharpening still wins at that temperature. The warm-up
+# keeps the target sharp at the start, while the network is random and nothing yet tells
+# the images apart, which is when a flat target is most dangerous; later the outputs carry
+# information and a softer target is safe. Compare the warmed-up run's curves with the
+# 0.08 run's over the first 100 steps and after.
 #
+# </details>
+
+# %% [markdown]
 # ## References
 #
 # - M. Caron, H. Touvron, I. Misra, H. Jégou, J. Mairal, P. Bojanowski, A. Joulin.
