@@ -339,46 +339,80 @@ course.verdict_summary(S)
 # :label: ex-bt-cross-correlation
 # Write `my_cross_correlation(z_a, z_b)` returning the $(D, D)$ matrix $\mathcal{C}$:
 # standardise each column over the batch (biased variance, $\epsilon = 10^{-5}$ under the
-# square root, as `BatchNorm1d(affine=False)`), then average the products. Check it with
-# `sslkit.checkers.check_cross_correlation(my_cross_correlation)`.
+# square root, as `BatchNorm1d(affine=False)`), then average the products. Running the cell
+# below checks it with `sslkit.checkers.check_cross_correlation(my_cross_correlation)`.
 # ```
-#
-# ````{solution} ex-bt-cross-correlation
-# :class: dropdown
-# ```python
-# import torch
-# def my_cross_correlation(z_a, z_b, eps=1e-5):
-#     za = (z_a - z_a.mean(0)) / torch.sqrt(z_a.var(0, unbiased=False) + eps)  # NxD
-#     zb = (z_b - z_b.mean(0)) / torch.sqrt(z_b.var(0, unbiased=False) + eps)  # NxD
-#     return za.T @ zb / z_a.shape[0]  # DxD
-# ```
+
+# %%
+from sslkit import checkers
+
+
+def my_cross_correlation(z_a, z_b):
+    """z_a, z_b: (N, D) -> (D, D): columns standardised over the batch, products averaged."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_cross_correlation(my_cross_correlation)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_cross_correlation(z_a, z_b, eps=1e-5, unbiased=False):
+    za = (z_a - z_a.mean(0)) / torch.sqrt(z_a.var(0, unbiased=unbiased) + eps)  # NxD
+    zb = (z_b - z_b.mean(0)) / torch.sqrt(z_b.var(0, unbiased=unbiased) + eps)  # NxD
+    return za.T @ zb / z_a.shape[0]  # DxD
+
+
+assert checkers.check_cross_correlation(my_cross_correlation)
 # With the unbiased variance (`torch.std`'s default) every entry is off by a factor
-# $(N-1)/N$, which the checker reports as a small but clear difference.
-# ````
-#
+# (N-1)/N, which the checker reports as a small but clear difference:
+print("\nwith the unbiased variance:")
+assert not checkers.check_cross_correlation(
+    lambda a, b: my_cross_correlation(a, b, unbiased=True))
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-bt-loss
-# Write `my_barlow_twins_loss(z_a, z_b, lambd=0.0051)` from your matrix and check it with
-# `sslkit.checkers.check_barlow_twins_loss(my_barlow_twins_loss)`. Then compute it for
-# `z_b = z_a` (identical views) and for a constant `z_a = z_b`: which term is zero in each
-# case, and why does the second one not reach the minimum?
+# Write `my_barlow_twins_loss(z_a, z_b, lambd=0.0051)` from your matrix; running the cell
+# below checks it with `sslkit.checkers.check_barlow_twins_loss(my_barlow_twins_loss)`. Then
+# compute it for `z_b = z_a` (identical views) and for a constant `z_a = z_b`: which term is
+# zero in each case, and why does the second one not reach the minimum?
 # ```
-#
-# ````{solution} ex-bt-loss
-# :class: dropdown
-# ```python
-# def my_barlow_twins_loss(z_a, z_b, lambd=0.0051):
-#     c = my_cross_correlation(z_a, z_b)
-#     on_diag = (torch.diagonal(c) - 1).pow(2).sum()
-#     off_diag = (c - torch.diag(torch.diagonal(c))).pow(2).sum()
-#     return on_diag + lambd * off_diag
-# ```
-# With identical views $\mathcal{C}$ is the correlation matrix of $z$: its diagonal is
-# (almost) 1, so only the redundancy term remains. A constant embedding standardises to
-# zero: $\mathcal{C} = 0$, the redundancy term is 0 but the invariance term is $D$, its
-# largest value.
-# ````
-#
+
+# %%
+def my_barlow_twins_loss(z_a, z_b, lambd=0.0051):
+    """sum_i (1 - C_ii)^2 + lambd * sum_{i != j} C_ij^2, C from my_cross_correlation."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_barlow_twins_loss(my_barlow_twins_loss)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def barlow_twins_terms(z_a, z_b):
+    c = my_cross_correlation(z_a, z_b)
+    on_diag = (torch.diagonal(c) - 1).pow(2).sum()
+    off_diag = (c - torch.diag(torch.diagonal(c))).pow(2).sum()
+    return on_diag, off_diag
+
+
+def my_barlow_twins_loss(z_a, z_b, lambd=0.0051):
+    on_diag, off_diag = barlow_twins_terms(z_a, z_b)
+    return on_diag + lambd * off_diag
+
+
+assert checkers.check_barlow_twins_loss(my_barlow_twins_loss)
+z = torch.randn(256, 32, generator=torch.Generator().manual_seed(0))
+for case, (z_a, z_b) in {"identical views": (z, z),
+                         "a constant embedding": (torch.ones(256, 32), torch.ones(256, 32))
+                         }.items():
+    on_diag, off_diag = barlow_twins_terms(z_a, z_b)
+    print(f"{case}: invariance term {float(on_diag):.4f}, redundancy term {float(off_diag):.4f} "
+          f"(D = {z.shape[1]})")
+# With identical views C is the correlation matrix of z: its diagonal is (almost) 1, so
+# only the redundancy term remains. A constant embedding standardises to zero: C = 0, the
+# redundancy term is 0 but the invariance term is D, its largest value.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-bt-noise
 # Draw `z_a`, `z_b` as independent standard Gaussians of shape $(N, D)$ for
@@ -387,16 +421,25 @@ course.verdict_summary(S)
 # $\lambda = 0.0051$), how large is the redundancy term of perfectly independent dimensions,
 # compared with the invariance term's largest value $D$?
 # ```
-#
-# ```{solution} ex-bt-noise
-# :class: dropdown
-# The mean of $\mathcal{C}_{ij}^2$ is close to $1/N$ (0.0156, 0.0039, 0.00098). For the
-# paper's setting the noise floor of the weighted redundancy term is about
-# $\lambda D^2/N = 0.0051 \cdot 8192^2 / 2048 \approx 167$, small next to $D = 8192$:
-# $\lambda$ is small enough that the noise cannot outweigh invariance, which is one reason
-# it must shrink as $D$ grows.
-# ```
-#
+
+# %%
+# your code here
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+g, d = torch.Generator().manual_seed(0), 256
+for n in (64, 256, 1024):
+    c = cross_correlation(torch.randn(n, d, generator=g), torch.randn(n, d, generator=g))
+    off = c - torch.diag(torch.diagonal(c))
+    print(f"N = {n:4d}: mean C_ij^2 off the diagonal {float(off.pow(2).sum()) / (d * (d - 1)):.5f}, "
+          f"1/N = {1 / n:.5f}")
+paper_d, paper_n, paper_lambd = 8192, 2048, 0.0051
+print(f"paper: noise floor lambda D^2 / N = {paper_lambd * paper_d ** 2 / paper_n:.0f}, "
+      f"against D = {paper_d}")
+# lambda is small enough that the noise cannot outweigh invariance, which is one reason it
+# must shrink as D grows.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-bt-lambda
 # Rerun the first configuration with `method_args={"lambd": 0.0}` and with
@@ -404,16 +447,26 @@ course.verdict_summary(S)
 # redundancy term? Show the matrix of the $\lambda = 0$ run with `show_matrix` (train it
 # with `need_model=True`).
 # ```
+
+# %%
+# your code here: two experiments.run calls like the first configuration's
+
+# %% [markdown]
+# <details><summary>Solution</summary>
 #
-# ```{solution} ex-bt-lambda
-# :class: dropdown
-# Without the redundancy term nothing stops the dimensions from copying one another: the
-# diagonal still goes to 1 (each dimension is invariant), the off-diagonal entries grow
-# and the effective rank falls — dimensional collapse. The paper's ablation (invariance
-# term alone) loses much of the linear accuracy. A large $\lambda$ makes decorrelation
-# dominate and slows the invariance term down.
-# ```
+# This chapter did not store these runs. What the loss says: without the redundancy term
+# nothing stops the dimensions from copying one another; the diagonal can still go to 1
+# (each dimension invariant) while the off-diagonal entries grow, which is dimensional
+# collapse. How to read your runs: compare the effective rank of the $\lambda = 0$ run with
+# the first configuration's in the table above; a much lower rank and a matrix with large
+# off-diagonal blocks mean the dimensions copied one another. The paper's ablation
+# (invariance term alone) loses much of the linear accuracy. A large $\lambda$ makes
+# decorrelation dominate: look for a slower rise of the diagonal in the $\lambda = 0.05$
+# run.
 #
+# </details>
+
+# %% [markdown]
 # ## References
 #
 # - J. Zbontar, L. Jing, I. Misra, Y. LeCun, S. Deny. *Barlow Twins: Self-Supervised
