@@ -280,50 +280,85 @@ course.verdict_summary(S)
 # ```{exercise}
 # :label: ex-vicreg-variance
 # Write `my_variance_loss(z)`: the mean over dimensions of $\max(0, 1 - \sqrt{\mathrm{Var}(z^j)
-# + 10^{-4}})$ with the unbiased variance over the batch. Check it with
-# `sslkit.checkers.check_variance_loss(my_variance_loss)`. Then replace the standard
+# + 10^{-4}})$ with the unbiased variance over the batch. Running the cell below checks it
+# with `sslkit.checkers.check_variance_loss(my_variance_loss)`. Then replace the standard
 # deviation by the variance inside the hinge: compute the gradient of both versions for a
 # nearly constant `z = 1e-3 * torch.randn(64, 8)`. Which one pushes harder?
 # ```
-#
-# ````{solution} ex-vicreg-variance
-# :class: dropdown
-# ```python
-# import torch
-# import torch.nn.functional as F
-# def my_variance_loss(z, eps=1e-4):
-#     std = torch.sqrt(z.var(dim=0) + eps)  # (D,), unbiased as torch.var's default
-#     return F.relu(1 - std).mean()
-# ```
-# By the chain rule the gradient of $\sqrt{\mathrm{Var} + \epsilon}$ is that of
-# $\mathrm{Var}$ divided by $2\sqrt{\mathrm{Var} + \epsilon} \approx 2\sqrt{\epsilon} = 0.02$
-# for a nearly constant `z`: about fifty times stronger. The variance version barely
-# pushes a collapsed embedding apart; the standard-deviation version does.
-# ````
-#
+
+# %%
+import torch.nn.functional as F
+from sslkit import checkers
+
+
+def my_variance_loss(z):
+    """z: (N, D) -> mean over dimensions of relu(1 - sqrt(Var(z_j) + 1e-4))."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_variance_loss(my_variance_loss)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_variance_loss(z, eps=1e-4):
+    std = torch.sqrt(z.var(dim=0) + eps)  # (D,), unbiased as torch.var's default
+    return F.relu(1 - std).mean()
+
+
+assert checkers.check_variance_loss(my_variance_loss)
+z = (1e-3 * torch.randn(64, 8, generator=torch.Generator().manual_seed(0))).requires_grad_()
+hinges = {"std in the hinge": my_variance_loss,
+          "variance in the hinge": lambda z: F.relu(1 - (z.var(dim=0) + 1e-4)).mean()}
+norms = {}
+for label, loss_fn in hinges.items():
+    (grad,) = torch.autograd.grad(loss_fn(z), z)
+    norms[label] = grad.norm().item()
+    print(f"{label}: gradient norm {norms[label]:.3g}")
+print(f"ratio: {norms['std in the hinge'] / norms['variance in the hinge']:.0f}")
+# By the chain rule the gradient of sqrt(Var + eps) is that of Var divided by
+# 2 sqrt(Var + eps), about 2 sqrt(eps) = 0.02 for a nearly constant z: about fifty times
+# stronger. The variance version barely pushes a collapsed embedding apart; the
+# standard-deviation version does.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-vicreg-covariance
 # Write `my_covariance_loss(z)`: centre `z` over the batch, form the $(D, D)$ covariance
 # with $1/(N-1)$, and return the sum of its squared off-diagonal entries divided by $D$.
-# Check it with `sslkit.checkers.check_covariance_loss(my_covariance_loss)`. What is its
-# value for `z = torch.randn(N, 1).repeat(1, D)` (D copies of one feature)?
+# Running the cell below checks it with
+# `sslkit.checkers.check_covariance_loss(my_covariance_loss)`. What is its value for
+# `z = torch.randn(N, 1).repeat(1, D)` (D copies of one feature)?
 # ```
-#
-# ````{solution} ex-vicreg-covariance
-# :class: dropdown
-# ```python
-# def my_covariance_loss(z):
-#     n, d = z.shape
-#     z = z - z.mean(dim=0)
-#     cov = z.T @ z / (n - 1)  # DxD
-#     off = cov - torch.diag(torch.diagonal(cov))
-#     return off.pow(2).sum() / d
-# ```
-# For $D$ copies of one feature of variance $\sigma^2$ every off-diagonal entry is
-# $\sigma^2$, so the loss is $(D-1)\sigma^4 \approx D - 1$: large, although the variance
-# term is happy.
-# ````
-#
+
+# %%
+def my_covariance_loss(z):
+    """z: (N, D) -> sum of the squared off-diagonal covariances, divided by D."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_covariance_loss(my_covariance_loss)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_covariance_loss(z):
+    n, d = z.shape
+    z = z - z.mean(dim=0)
+    cov = z.T @ z / (n - 1)  # DxD
+    off = cov - torch.diag(torch.diagonal(cov))
+    return off.pow(2).sum() / d
+
+
+assert checkers.check_covariance_loss(my_covariance_loss)
+feature = torch.randn(256, 1, generator=torch.Generator().manual_seed(0))
+for d in (8, 32):
+    copies = feature.repeat(1, d)
+    print(f"D = {d}: covariance loss {float(my_covariance_loss(copies)):.3f}, "
+          f"(D - 1) sigma^4 = {(d - 1) * float(feature.var()) ** 2:.3f}, "
+          f"variance loss {float(my_variance_loss(copies)):.3f}")
+# For D copies of one feature of variance sigma^2 every off-diagonal entry is sigma^2, so
+# the loss is (D - 1) sigma^4, about D - 1: large, although the variance term is happy.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-vicreg-byol
 # Add VICReg's variance and covariance terms to BYOL and train it without BatchNorm in its
@@ -332,9 +367,13 @@ course.verdict_summary(S)
 # loss, register it under a new name in `sslkit.methods.METHODS`, and compare
 # `projector_norm="none", predictor_norm="none"` with and without the extra terms.
 # ```
+
+# %%
+# your code here: the subclass, its registration, and the two runs
+
+# %% [markdown]
+# <details><summary>Solution</summary>
 #
-# ````{solution} ex-vicreg-byol
-# :class: dropdown
 # ```python
 # from dataclasses import dataclass
 # import torch
@@ -370,11 +409,17 @@ course.verdict_summary(S)
 # vc = experiments.run("10-ex-byolvc-nobn", S.config("byol_vc", method_args=no_bn),
 #                      train_data=train_data, test_data=test_data)
 # ```
-# Compare `std_l2`, `rank` and `knn_top1` of the two runs. Without BatchNorm, plain BYOL
-# drifts towards a collapsed output (chapter 5); the variance term holds every dimension's
-# std near 1 by construction, so the output cannot become constant. Whether the kNN
-# accuracy recovers fully at this budget depends on the weights: try a few.
-# ````
+#
+# This chapter did not store these runs. Compare `std_l2`, `rank` and `knn_top1` of the
+# two. Chapter 5 stores BYOL without BatchNorm in its heads ("no BN in the heads"): its
+# verdicts say whether that run collapsed or fell behind BYOL at chapter 5's length. The
+# variance term holds every dimension's std near 1 by construction, so the output of the
+# run with the extra terms cannot become constant; how to read the pair: if plain BYOL's
+# std falls far below $1/\sqrt{d}$ while the other's stays near it, the terms did what
+# BatchNorm did; whether the kNN accuracy follows at this budget depends on the weights,
+# so try a few.
+#
+# </details>
 #
 # ```{exercise}
 # :label: ex-vicreg-cov-sweep
@@ -382,15 +427,25 @@ course.verdict_summary(S)
 # rank of $z$ and the kNN accuracy against $\nu$. Is there a value past which more
 # decorrelation stops helping?
 # ```
+
+# %%
+# your code here: one experiments.run per value of cov_coeff, then the two plots
+
+# %% [markdown]
+# <details><summary>Solution</summary>
 #
-# ```{solution} ex-vicreg-cov-sweep
-# :class: dropdown
-# The effective rank rises with $\nu$ and saturates once the dimensions are decorrelated
-# as far as the batch allows (the covariance of $n$ samples has rank at most $n - 1$).
-# The kNN accuracy usually rises over the first values and then flattens; with a very large
-# $\nu$ the invariance term loses weight and the accuracy can fall again.
-# ```
+# Two points of the sweep are stored: the VICReg run ($\nu = 1$) and the run without the
+# covariance term ($\nu = 0$) of the experiment above; the other three are runs this
+# chapter did not store. What to look for: the effective rank should rise with $\nu$ until
+# the dimensions are decorrelated as far as the batch allows (the covariance of $n$
+# samples has rank at most $n - 1$), and then level off. The kNN accuracy answers the
+# question: where it stops rising while the rank still rises, more decorrelation stops
+# helping; where it falls, the invariance term has lost too much weight. Read each
+# difference against the noise of the kNN (`S.knn_gap`).
 #
+# </details>
+
+# %% [markdown]
 # ## References
 #
 # - A. Bardes, J. Ponce, Y. LeCun. *VICReg: Variance-Invariance-Covariance Regularization
