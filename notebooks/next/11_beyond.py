@@ -35,6 +35,7 @@ from sslkit import augment, course, evaluate, experiments
 from sslkit.losses import corinfomax_loss, twist_loss, whiten, wmse_loss
 from sslkit.losses.barlow_twins import batch_standardize
 from sslkit.methods import get_method
+from sslkit.models import shuffled_dbn
 
 S = course.setup(seed=0)
 print(S)  # SSLKIT_PROFILE=smoke|cpu|gpu chooses the run size; unset, the hardware decides
@@ -129,13 +130,16 @@ course.show_source(wmse_loss)
 #
 # The difference shows on a synthetic batch with dimensional collapse: $D = 32$ dimensions
 # that are mixtures of only 4 underlying factors, plus a little noise. Standardising leaves
-# the spectrum as it was; whitening flattens it.
+# the spectrum as it was; whitening flattens it; Shuffled-DBN whitens random groups of
+# dimensions (here 4 groups of 8), so one application flattens the spectrum only partly —
+# the reshuffle at every training step is what decorrelates every pair over time.
 
 # %%
 g = torch.Generator().manual_seed(1)
 factors = torch.randn(512, 4, generator=g) * torch.tensor([4.0, 3.0, 2.0, 1.0])
 collapsed = factors @ torch.randn(4, 32, generator=g) + 0.05 * torch.randn(512, 32, generator=g)
 batches = {"collapsed z": collapsed, "standardised": batch_standardize(collapsed),
+           "Shuffled-DBN, 4 groups": shuffled_dbn(collapsed, 4, generator=g),
            "whitened": whiten(collapsed)}
 
 
@@ -163,6 +167,12 @@ plt.tight_layout()
 # the ones that carried only noise — the network can no longer lower the loss by ignoring
 # them, and has to fill them with information shared by the views.
 #
+# Shuffled-DBN as sslkit implements it, after the paper's pseudo-code:
+
+# %%
+course.show_source(shuffled_dbn)
+
+# %% [markdown]
 # ## TWIST: twin class distributions
 #
 # TWIST (Wang et al., 2021) ends the head in $K$ logits, standardised over the batch by a
@@ -350,48 +360,69 @@ course.verdict_summary(S)
 # :label: ex-beyond-zca
 # Write `my_zca_whiten(x)`: centre `x` (N, D), compute its covariance with $1/(N-1)$, take
 # its eigendecomposition $\Sigma = U \Lambda U^\top$ and return $(x - \bar x)\, U
-# \Lambda^{-1/2} U^\top$ (ZCA whitening). Check it with
+# \Lambda^{-1/2} U^\top$ (ZCA whitening). Running the cell below checks it with
 # `sslkit.checkers.check_whitening(my_zca_whiten)`. ZCA differs from sslkit's Cholesky
 # whitening, yet both pass: why is whitening not unique? W-MSE whitens the two views with
 # two different matrices, each computed from its own batch: why must the whitening be a
 # fixed function of the covariance (as Cholesky and ZCA are), and not any white basis?
 # ```
-#
-# ````{solution} ex-beyond-zca
-# :class: dropdown
-# ```python
-# import torch
-# def my_zca_whiten(x):
-#     xc = x - x.mean(dim=0)                      # NxD
-#     cov = xc.T @ xc / (x.shape[0] - 1)          # DxD
-#     evals, evecs = torch.linalg.eigh(cov)
-#     return xc @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
-# ```
-# If $W$ is white, so is $W Q$ for any orthogonal $Q$: $\operatorname{Cov}(WQ) = Q^\top I Q
-# = I$; whitenings differ by such a rotation. The loss compares coordinate by coordinate
-# the two views, each whitened with its own matrix; if each view were rotated arbitrarily,
-# the coordinates would not correspond and the loss would be meaningless. Cholesky and ZCA
-# are functions of the covariance alone, so two batches with similar covariances get
-# similar whitening matrices. (ZCA is the whitening that changes the data least; Cholesky
-# is cheaper. The official W-MSE code uses Cholesky.)
-# ````
-#
+
+# %%
+from sslkit import checkers
+
+
+def my_zca_whiten(x):
+    """x: (N, D) -> (x - mean) U diag(1/sqrt(eigenvalues)) U^T, from the 1/(N-1) covariance."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_whitening(my_zca_whiten)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_zca_whiten(x):
+    xc = x - x.mean(dim=0)                      # NxD
+    cov = xc.T @ xc / (x.shape[0] - 1)          # DxD
+    evals, evecs = torch.linalg.eigh(cov)
+    return xc @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+
+
+assert checkers.check_whitening(my_zca_whiten)
+# If W is white, so is W Q for any orthogonal Q: Cov(W Q) = Q^T I Q = I; whitenings differ
+# by such a rotation. The loss compares the two views coordinate by coordinate, each
+# whitened with its own matrix; if each view were rotated arbitrarily, the coordinates
+# would not correspond and the loss would be meaningless. Cholesky and ZCA are functions of
+# the covariance alone, so two batches with similar covariances get similar whitening
+# matrices. (ZCA is the whitening that changes the data least; Cholesky is cheaper. The
+# official W-MSE code uses Cholesky.)
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-beyond-wsize
 # In `wmse_loss`, what happens when `w_size` is not larger than the embedding dimension $D$?
 # Try `whiten(torch.randn(16, 32))`, then `whiten(torch.randn(16, 32), eps=0.1)`, and
 # compute the covariance of the result in the second case. What does `eps` trade?
 # ```
-#
-# ```{solution} ex-beyond-wsize
-# :class: dropdown
-# 16 samples span at most 15 dimensions, so the $32 \times 32$ covariance is singular and
-# has no Cholesky factor: `whiten` raises an error saying so. With `eps > 0` the covariance
-# is shrunk towards the identity, $(1-\epsilon)\Sigma + \epsilon I$, which is invertible;
-# the result is no longer exactly white (its covariance is not $I$), but it is defined.
-# `eps` trades exactness of the whitening for numerical stability on small sub-batches.
-# ```
-#
+
+# %%
+# your code here
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+x = torch.randn(16, 32, generator=torch.Generator().manual_seed(0))
+try:
+    whiten(x)
+except ValueError as error:  # 16 samples span at most 15 dimensions: no Cholesky factor
+    print("eps = 0:", error)
+cov = torch.cov(whiten(x, eps=0.1).T)
+print(f"eps = 0.1: the covariance of the result has diagonal from {cov.diagonal().min():.2f} "
+      f"to {cov.diagonal().max():.2f}, largest off-diagonal entry "
+      f"{(cov - torch.diag(cov.diagonal())).abs().max():.2f}: not the identity")
+# With eps > 0 the covariance is shrunk towards the identity, (1 - eps) C + eps I, which is
+# invertible; the result is no longer exactly white, but it is defined. eps trades the
+# exactness of the whitening for numerical stability on small sub-batches.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-beyond-twist
 # Evaluate `twist_loss` for (a) logits that put every sample in class 0 with high
@@ -399,15 +430,32 @@ course.verdict_summary(S)
 # with the classes spread evenly over the batch, for $N = 64$, $K = 8$, identical views.
 # Compare each with $-\log K$.
 # ```
-#
-# ```{solution} ex-beyond-twist
-# :class: dropdown
-# With identical views the consistency term is 0. (a) sharpness ≈ 0, diversity ≈ 0: loss
-# ≈ 0. (b) sharpness = diversity = $\log K$: loss = 0. (c) sharpness ≈ 0, diversity =
-# $\log K$: loss ≈ $-\log K \approx -2.08$, the minimum. Both collapsed solutions sit
-# $\log K$ above it.
-# ```
-#
+
+# %%
+# your code here
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+import math
+
+n, k, confident = 64, 8, 20.0
+one_class = torch.zeros(n, k)
+one_class[:, 0] = confident
+spread = torch.zeros(n, k)
+spread[torch.arange(n), torch.arange(n) % k] = confident
+cases = {"(a) every sample in class 0": one_class, "(b) all-zero logits": torch.zeros(n, k),
+         "(c) confident, classes spread evenly": spread}
+print(f"-log K = {-math.log(k):.3f}")
+for label, logits in cases.items():
+    loss, terms = twist_loss(logits, logits, return_terms=True)
+    print(f"{label}: loss {float(loss):.3f} (consistency {float(terms['consistency']):.3f}, "
+          f"sharpness {float(terms['sharpness']):.3f}, diversity {float(terms['diversity']):.3f})")
+# With identical views the consistency term is 0. (a) sharpness and diversity are both
+# about 0: loss about 0. (b) sharpness = diversity = log K: loss 0. (c) sharpness about 0,
+# diversity log K: loss about -log K, the minimum. Both collapsed solutions sit log K
+# above it.
+
+# %% [markdown]
 # ## References
 #
 # - A. Ermolov, A. Siarohin, E. Sangineto, N. Sebe. *Whitening for Self-Supervised
