@@ -35,7 +35,6 @@ from sslkit import augment, course, evaluate, experiments
 from sslkit.losses import corinfomax_loss, twist_loss, whiten, wmse_loss
 from sslkit.losses.barlow_twins import batch_standardize
 from sslkit.methods import get_method
-from sslkit.models import shuffled_dbn
 
 S = course.setup(seed=0)
 print(S)  # SSLKIT_PROFILE=smoke|cpu|gpu chooses the run size; unset, the hardware decides
@@ -130,16 +129,13 @@ course.show_source(wmse_loss)
 #
 # The difference shows on a synthetic batch with dimensional collapse: $D = 32$ dimensions
 # that are mixtures of only 4 underlying factors, plus a little noise. Standardising leaves
-# the spectrum as it was; whitening flattens it; Shuffled-DBN whitens random groups of
-# dimensions (here 4 groups of 8), so one application flattens the spectrum only partly —
-# the reshuffle at every training step is what decorrelates every pair over time.
+# the spectrum as it was; whitening flattens it.
 
 # %%
 g = torch.Generator().manual_seed(1)
 factors = torch.randn(512, 4, generator=g) * torch.tensor([4.0, 3.0, 2.0, 1.0])
 collapsed = factors @ torch.randn(4, 32, generator=g) + 0.05 * torch.randn(512, 32, generator=g)
 batches = {"collapsed z": collapsed, "standardised": batch_standardize(collapsed),
-           "Shuffled-DBN, 4 groups": shuffled_dbn(collapsed, 4, generator=g),
            "whitened": whiten(collapsed)}
 
 
@@ -167,12 +163,6 @@ plt.tight_layout()
 # the ones that carried only noise — the network can no longer lower the loss by ignoring
 # them, and has to fill them with information shared by the views.
 #
-# Shuffled-DBN as sslkit implements it, after the paper's pseudo-code:
-
-# %%
-course.show_source(shuffled_dbn)
-
-# %% [markdown]
 # ## TWIST: twin class distributions
 #
 # TWIST (Wang et al., 2021) ends the head in $K$ logits, standardised over the batch by a
