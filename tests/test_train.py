@@ -242,3 +242,31 @@ def test_foreach_lars_equals_the_per_parameter_reference():
         torch.testing.assert_close(pa, pb)
     # every weight moved (the bias before BatchNorm has no gradient, so it may not)
     assert all(not torch.equal(p, q) for p, q in zip(a.parameters(), before) if p.ndim > 1)
+
+
+def test_cli_names_the_valid_method_keys_for_a_bad_set(capsys):
+    code = cli_main(["train", "--method", "byol", "--set", "eval_train_size=512", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "TypeError" not in err
+    assert "BYOLConfig has no 'eval_train_size'" in err and "a run setting" in err
+    assert "tau_base" in err  # the valid keys are listed
+
+
+def test_simsiam_fixed_predictor_lr_and_official_recipe():
+    from sslkit.augment.recipes import recipe_views
+
+    # main_simsiam.py: crop area (0.2, 1), jitter (0.4, 0.4, 0.4, 0.1), blur 0.5 above 64 px
+    view = recipe_views("simsiam", 224)[0]
+    assert (view.crop_scale, view.brightness, view.saturation, view.hue, view.blur) == \
+        ((0.2, 1.0), 0.4, 0.4, 0.1, 0.5)
+    run = train(tiny(method="simsiam", steps=3, warmup_steps=0,
+                     method_args={"fix_pred_lr": True}), progress=False, evaluate_knn=False)
+    groups = build_optimizer("sgd", run.method, lr=0.0, weight_decay=0.0).param_groups
+    fixed = {id(p) for g in groups if g.get("fix_lr") for p in g["params"]}
+    assert fixed == {id(p) for p in run.method.predictor.parameters()}
+    # the loop's last lr: cosine-decayed for the encoder, the initial one for the predictor
+    import sslkit.train.loop as loop
+    r = loop.set_up(run.config)
+    loop._train_step(r, 2)
+    lrs = {bool(g.get("fix_lr")): g["lr"] for g in r.optimizer.param_groups}
+    assert lrs[True] == pytest.approx(2e-3 * 32 / 256) and lrs[False] < lrs[True]

@@ -11,6 +11,7 @@ p=0.2 (aae: no grey). "a / b" = image_size > 64 / <= 64 (CIFAR size); "v1, v2" p
 
     recipe       views                       crop scale     jitter b, c, s, h        blur p         solarize p
     simclr       2 identical                 (0.08, 1)      .8 .8 .8 .2 / .4 .4 .4 .1  .5, .5 / 0     0, 0
+    simsiam      2 identical                 (0.2, 1)       .4 .4 .4 .1              .5, .5 / 0     0, 0
     byol         2 asymmetric                (0.08, 1)      .4 .4 .2 .1              1, .1 / 0      0, .2
     barlowtwins  2 asymmetric (as byol)      (0.08, 1)      .4 .4 .2 .1              1, .1 / 0      0, .2
     vicreg       2 asymmetric (as byol)      (0.08, 1)      .4 .4 .2 .1              1, .1 / 0      0, .2
@@ -49,7 +50,7 @@ from torch import Tensor
 from sslkit.augment import batched as B
 from sslkit.augment import functional as F
 
-RECIPES = ("simclr", "byol", "barlowtwins", "vicreg", "dino", "aae", "none")
+RECIPES = ("simclr", "byol", "barlowtwins", "vicreg", "dino", "aae", "none", "simsiam")
 
 # Above this image side the recipes are the ImageNet ones; at or below it, the CIFAR ones.
 CIFAR_MAX_SIZE = 64
@@ -105,6 +106,13 @@ def _views(name: str, image_size: int, n_local: int, local_size: int | None,
         s = 0.5 if small else 1.0
         view = ViewSpec(image_size, crop_scale=(0.08, 1.0), flip=0.5, color_jitter=0.8, brightness=0.8 * s,
                         contrast=0.8 * s, saturation=0.8 * s, hue=0.2 * s, grayscale=0.2, blur=0.5)
+        views = [view, view]
+    elif name == "simsiam":
+        # facebookresearch/simsiam main_simsiam.py (MoCo v2's aug): crop area (0.2, 1), jitter
+        # (0.4, 0.4, 0.4, 0.1) p=0.8 ("not strengthened"), grayscale p=0.2, blur p=0.5,
+        # flip; the same pipeline for both views
+        view = ViewSpec(image_size, crop_scale=(0.2, 1.0), flip=0.5, color_jitter=0.8, brightness=0.4,
+                        contrast=0.4, saturation=0.4, hue=0.1, grayscale=0.2, blur=0.5)
         views = [view, view]
     elif name in ("byol", "barlowtwins", "vicreg"):
         # Asymmetric views: blur 1.0 / 0.1, solarize 0.0 / 0.2 (BYOL Table 6; Barlow Twins

@@ -1,8 +1,9 @@
 """Self-Classifier: a self-supervised classification network.
 
-Amrani & Bronstein 2021, "Self-Supervised Classification Network", arXiv 2103.10994; official
-code elad-amrani/self-classifier src/model.py (`Model`, `MLPHead`), src/loss.py (`Loss`) and
-src/train.py (defaults), scripts/ablation/*/train_100ep_*.sh (the paper's settings).
+Amrani, Karlinsky & Bronstein 2021, "Self-Supervised Classification Network", arXiv
+2103.10994; official code elad-amrani/self-classifier src/model.py (`Model`, `MLPHead`),
+src/loss.py (`Loss`) and src/train.py (defaults), scripts/ablation/*/train_100ep_*.sh (the
+paper's settings).
 
 A backbone, an MLP projector with an l2-normalised output, and a weight-normalised linear
 classifier to C classes: the logits are cosines between the embedding and C class vectors.
@@ -69,6 +70,10 @@ class SelfClassifier(nn.Module):
         self.cfg = cfg
         self.recipe_args = {"n_local": cfg.n_local}  # read by the loop
         self.backbone = backbone
+        # Deviations: official MLPHead initialises its Linear layers trunc_normal(std 0.02),
+        # bias 0 (model.py _init_weights); here PyTorch's default init. Official Model runs the
+        # head on all views concatenated (its BN over V*N); here per view. Both as the book's
+        # stored results were trained.
         self.projector = mlp([backbone.out_dim] + [cfg.hidden_dim] * (cfg.num_layers - 1)
                              + [cfg.dim], norm=cfg.projector_norm)
         self.classifiers = nn.ModuleList()
@@ -142,7 +147,7 @@ class SelfClassifier(nn.Module):
 SPEC = MethodSpec(
     config=SelfClassifierConfig,
     module=SelfClassifier,
-    paper="Amrani & Bronstein 2021, Self-Classifier (arXiv 2103.10994)",
+    paper="Amrani, Karlinsky & Bronstein 2021, Self-Classifier (arXiv 2103.10994)",
     train_defaults={
         "smoke": dict(method_args=dict(hidden_dim=256, dim=64, n_local=2)),
         # narrower projector and 2 local crops for 2 CPU cores; whole 32 px views: the

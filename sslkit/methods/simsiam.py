@@ -45,10 +45,13 @@ class SimSiamConfig:
     # "mlp": the paper's predictor; "none": p = z; "fixed_random": the predictor stays at its
     # random initialisation (paper Table 1: both fail)
     predictor: str = "mlp"
+    # main_simsiam.py --fix-pred-lr (default off; on in the README's recipe): the predictor
+    # keeps the initial lr while the rest follows the cosine schedule
+    fix_pred_lr: bool = False
 
 
 class SimSiam(nn.Module):
-    recipe = "simclr"  # main_simsiam.py: "SimSiam v2's aug: similar to SimCLR", same per view
+    recipe = "simsiam"  # main_simsiam.py's MoCo v2 augmentation: crop (0.2, 1), jitter .4/.4/.4/.1
 
     def __init__(self, backbone: nn.Module, cfg: SimSiamConfig):
         super().__init__()
@@ -66,6 +69,10 @@ class SimSiam(nn.Module):
             self.predictor = mlp([cfg.dim, cfg.pred_dim, cfg.dim], norm="bn")
             if cfg.predictor == "fixed_random":
                 self.predictor.requires_grad_(False)  # the optimiser skips frozen parameters
+
+    def fixed_lr_parameters(self) -> list[nn.Parameter]:
+        """Parameters the optimiser keeps at the initial lr (official `fix_lr` groups)."""
+        return list(self.predictor.parameters()) if self.cfg.fix_pred_lr else []
 
     def on_train_start(self, total_steps: int) -> None:
         pass  # no schedules besides the learning rate
@@ -108,6 +115,8 @@ SPEC = MethodSpec(
         # main_simsiam.py: SGD, lr 0.05 per 256 images, momentum 0.9, wd 1e-4, cosine decay,
         # no warm-up (paper Sec. 4 baseline settings). Deviation: our optimiser takes no
         # weight decay on biases and norm parameters; the official SGD decays all of them
-        "gpu": dict(optimizer="sgd", lr=0.05, weight_decay=1e-4, warmup_steps=0),
+        # The README's recipe adds --fix-pred-lr.
+        "gpu": dict(optimizer="sgd", lr=0.05, weight_decay=1e-4, warmup_steps=0,
+                    method_args=dict(fix_pred_lr=True)),
     },
 )

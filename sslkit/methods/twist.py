@@ -60,6 +60,9 @@ class TWIST(nn.Module):
 
     def forward(self, views: list[Tensor], step: int) -> StepOutput:
         x_a, x_b = views[:2]
+        # Deviation: the official model runs backbone and head on both views concatenated
+        # (train.py TWIST.forward), so every BatchNorm, the final one included, normalises
+        # over 2N; here per view (N), the setting the book's stored results were trained with
         logits_a = self.head(self.backbone(x_a))  # NxK, standardised over the batch
         logits_b = self.head(self.backbone(x_b))  # NxK
         if self.cfg.gather:

@@ -295,8 +295,9 @@ def set_up(cfg: TrainConfig, train_data: sdata.ImageData | None = None,
 
 def _train_step(run: Run, step: int):
     """One optimiser step; its randomness comes only from (seed, step)."""
-    for group in run.optimizer.param_groups:
-        group["lr"] = float(run.lr_schedule[step])
+    lr = float(run.lr_schedule[step])
+    for group in run.optimizer.param_groups:  # fix_lr: SimSiam's --fix-pred-lr predictor
+        group["lr"] = run.cfg.lr * run.cfg.batch_size / 256 if group.get("fix_lr") else lr
     views = _views(run, step)
     with run.autocast:
         output = run.step_fn(views, step)

@@ -58,16 +58,29 @@ class LARS(torch.optim.Optimizer):
 
 
 def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
-    """Two groups: weights with decay; biases and norm parameters (1-D) without."""
-    decay, no_decay = [], []
+    """Two groups: weights with decay; biases and norm parameters (1-D) without.
+
+    Parameters the module lists in `fixed_lr_parameters()` (SimSiam's --fix-pred-lr) go into
+    two more groups marked `fix_lr`: the loop keeps them at the initial lr.
+    """
+    fixed = {id(p) for p in getattr(module, "fixed_lr_parameters", list)()}
+    decay, no_decay, fixed_decay, fixed_no_decay = [], [], [], []
     for name, p in module.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    return [
+        if id(p) in fixed:
+            (fixed_no_decay if p.ndim <= 1 else fixed_decay).append(p)
+        else:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0, "lars_exclude": True},
     ]
+    if fixed:
+        groups += [{"params": fixed_decay, "weight_decay": weight_decay, "fix_lr": True},
+                   {"params": fixed_no_decay, "weight_decay": 0.0, "lars_exclude": True,
+                    "fix_lr": True}]
+    return groups
 
 
 OPTIMIZERS = ("sgd", "adamw", "lars")
