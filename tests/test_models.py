@@ -224,3 +224,45 @@ def test_backbones_train_a_step():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] and math.isfinite(losses[-1])
+
+
+def _shuffled_dbn_reference(z, order, groups):
+    """Shuffled-DBN as the paper's pseudo-code (PatrickHua/FeatureDecorrelationSSL,
+    models/utils/pseudo_code_for_paper.py), with the permutation given and float64."""
+    d = z.shape[1]
+    x = z.t()[order].t().reshape(-1, groups, d // groups)
+    x = (x - x.mean(dim=0, keepdim=True)).transpose(0, 1)
+    covs = x.transpose(1, 2).bmm(x) / x.shape[1]
+    s, u = torch.linalg.eigh(covs)
+    w = u.bmm(s.rsqrt().diag_embed()).bmm(u.transpose(1, 2))
+    return x.bmm(w).transpose(1, 2).flatten(0, 1)[torch.argsort(order)].t()
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_shuffled_dbn_equals_the_official_pseudo_code_with_gradients(groups):
+    from sslkit.models import shuffled_dbn
+
+    z = torch.randn(64, 16, dtype=torch.float64, requires_grad=True)
+    g = torch.Generator().manual_seed(3)
+    order = torch.randperm(16, generator=torch.Generator().manual_seed(3))
+    ours = shuffled_dbn(z, groups, generator=g, eps=0.0)
+    ref = _shuffled_dbn_reference(z, order, groups)
+    torch.testing.assert_close(ours, ref)
+    w = torch.randn_like(ref)
+    (g_ours,) = torch.autograd.grad((ours * w).sum(), z)
+    (g_ref,) = torch.autograd.grad((ref * w).sum(), z)
+    torch.testing.assert_close(g_ours, g_ref)
+
+
+def test_shuffled_dbn_whitens_each_group_and_defaults_to_groups_of_half_the_batch():
+    from sslkit.models import shuffled_dbn
+
+    mixed = torch.randn(256, 4) @ torch.randn(4, 32) + 0.01 * torch.randn(256, 32)
+    out = shuffled_dbn(mixed.double(), generator=torch.Generator().manual_seed(0), eps=0.0)
+    # ceil(2 * 32 / 256) = 1 group: the whole batch is whitened, covariance = identity
+    torch.testing.assert_close(out.T @ out / 256, torch.eye(32, dtype=torch.float64),
+                               atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="divisors of 32"):
+        shuffled_dbn(mixed, 5)
+    with pytest.raises(ValueError, match="more than 16 samples"):
+        shuffled_dbn(mixed[:16], 1)

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Beyond the article: whitening, twin distributions, log-determinants
+# # Beyond the article: whitening, twin distributions, log-determinants, bags of words
 #
 # **Goals.** After this chapter you can
 # - whiten a batch of embeddings and check that the result has identity covariance;
@@ -8,7 +8,9 @@
 # - explain, after Hua et al. (2021), why standardising each dimension prevents complete
 #   collapse but not dimensional collapse, and why decorrelation does;
 # - compare these three methods with Barlow Twins and VICReg on the same data, backbone
-#   and budget.
+#   and budget;
+# - decorrelate a batch with Shuffled-DBN, whitening in random groups of dimensions;
+# - describe OBoW's target, a bag of the teacher's visual words, next to DINO's.
 #
 # Barlow Twins and VICReg (chapters 9 and 10) prevent collapse with *soft* penalties on
 # second-order statistics of the batch: correlations pushed towards the identity, standard
@@ -35,6 +37,7 @@ from sslkit import augment, course, evaluate, experiments
 from sslkit.losses import corinfomax_loss, twist_loss, whiten, wmse_loss
 from sslkit.losses.barlow_twins import batch_standardize
 from sslkit.methods import get_method
+from sslkit.models import shuffled_dbn
 
 S = course.setup(seed=0)
 print(S)  # SSLKIT_PROFILE=smoke|cpu|gpu chooses the run size; unset, the hardware decides
@@ -129,13 +132,16 @@ course.show_source(wmse_loss)
 #
 # The difference shows on a synthetic batch with dimensional collapse: $D = 32$ dimensions
 # that are mixtures of only 4 underlying factors, plus a little noise. Standardising leaves
-# the spectrum as it was; whitening flattens it.
+# the spectrum as it was; whitening flattens it; Shuffled-DBN whitens random groups of
+# dimensions (here 4 groups of 8), so one application flattens the spectrum only partly —
+# the reshuffle at every training step is what decorrelates every pair over time.
 
 # %%
 g = torch.Generator().manual_seed(1)
 factors = torch.randn(512, 4, generator=g) * torch.tensor([4.0, 3.0, 2.0, 1.0])
 collapsed = factors @ torch.randn(4, 32, generator=g) + 0.05 * torch.randn(512, 32, generator=g)
 batches = {"collapsed z": collapsed, "standardised": batch_standardize(collapsed),
+           "Shuffled-DBN, 4 groups": shuffled_dbn(collapsed, 4, generator=g),
            "whitened": whiten(collapsed)}
 
 
@@ -163,6 +169,12 @@ plt.tight_layout()
 # the ones that carried only noise — the network can no longer lower the loss by ignoring
 # them, and has to fill them with information shared by the views.
 #
+# Shuffled-DBN as sslkit implements it, after the paper's pseudo-code:
+
+# %%
+course.show_source(shuffled_dbn)
+
+# %% [markdown]
 # ## TWIST: twin class distributions
 #
 # TWIST (Wang et al., 2021) ends the head in $K$ logits, standardised over the batch by a
@@ -291,6 +303,59 @@ axes[2].legend(fontsize=8, frameon=False)
 plt.tight_layout()
 
 # %% [markdown]
+# ## OBoW: a bag of visual words as the target
+#
+# DINO (chapter 7) distils a teacher's *distribution* over $K$ learned prototypes. OBoW
+# (Gidaris et al., 2021), from the article's further reading, distils something more
+# concrete: the teacher's **bag of visual words**. The teacher (an EMA of the student, as
+# in DINO) looks at the feature maps of one view; every local feature is softly assigned to
+# the nearest words of a vocabulary, and the assignments are max-pooled over the image and
+# normalised into a histogram: *which local patterns occur in this image*. The student sees
+# other crops and must predict that histogram from its pooled global feature, with a linear
+# classifier whose weights are generated from the vocabulary by a small MLP, so that the
+# classifier follows the vocabulary as it changes. The vocabulary itself needs no k-means:
+# it is a queue, and every step one locally averaged teacher feature per image replaces
+# the oldest word. A global feature that predicts which local words are present has to
+# encode the local content of the image, including what the crops did not show.
+#
+# The student's step and the target, from `sslkit`:
+
+# %%
+from sslkit.losses import bow_target
+from sslkit.methods.obow import OBoW
+course.show_source(bow_target)
+
+# %%
+course.show_source(OBoW.forward)
+
+# %% [markdown]
+# One long run of OBoW next to chapter 7's healthy DINO run (the same data, backbone,
+# optimiser, batch, number of steps and views size; the same key and config, so the stored
+# run is reused). OBoW's own monitor is the *perplexity* of the BoW targets over the batch:
+# the number of words the batch effectively uses, near 1 if every image got the same few
+# words. (At the smoke profile, CI runs OBoW alone.)
+
+# %%
+bow_runs = {"OBoW": experiments.run("11-obow", S.config("obow", "long"),
+                                    train_data=train_data, test_data=test_data)}
+if S.profile != "smoke":
+    bow_runs["DINO (chapter 7)"] = experiments.run(
+        "07-dino-collapse-0", S.config("dino", "long", method_args={"n_local": 2}),
+        train_data=train_data, test_data=test_data)
+for run in bow_runs.values():
+    print(run.caption())
+obow = bow_runs["OBoW"]
+num_words = obow.config["method_args"].get("num_words", get_method("obow").config().num_words)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+course.plot_curves({"OBoW": obow}, "perplexity_batch", ax=axes[0], reference=num_words,
+                   reference_label=f"vocabulary size K = {num_words}",
+                   title="perplexity of the BoW targets over the batch")
+course.plot_curves(bow_runs, "knn_top1", ax=axes[1], reference=knn_random,
+                   reference_label="untrained", title="kNN top-1 during training")
+plt.tight_layout()
+Markdown(course.results_table(bow_runs, columns=("knn_top1",)))
+
+# %% [markdown]
 # ## What the runs show
 #
 # For each of the three methods of this chapter: does it learn, does it avoid collapse, and
@@ -302,6 +367,22 @@ plt.tight_layout()
 
 # %%
 family_best = max(summary[k]["knn"] for k in ("Barlow Twins", "VICReg") if k in summary)
+ranks = {label: evaluate.effective_rank(t, center=True) for label, t in batches.items()}
+course.verdict("one Shuffled-DBN step decorrelates part of the way: effective rank between "
+               "standardising and full whitening",
+               ranks["standardised"] < ranks["Shuffled-DBN, 4 groups"] < ranks["whitened"],
+               ", ".join(f"{k} {v:.1f}" for k, v in ranks.items()))
+perplexity = obow.series("perplexity_batch")[1][-1]
+course.verdict("OBoW learns (kNN above the untrained backbone)",
+               S.learns(obow.metrics["knn_top1"], knn_random),
+               f"kNN {obow.metrics['knn_top1']:.3f} vs untrained {knn_random:.3f}")
+course.verdict("OBoW's targets do not collapse onto a few words (batch perplexity > 10)",
+               perplexity > 10, f"perplexity {perplexity:.0f} of K = {num_words} words")
+if "DINO (chapter 7)" in bow_runs:
+    dino_knn = bow_runs["DINO (chapter 7)"].metrics["knn_top1"]
+    course.verdict("OBoW is no worse than DINO at the same budget",
+                   not S.better(dino_knn, obow.metrics["knn_top1"]),
+                   f"kNN {obow.metrics['knn_top1']:.3f} vs DINO {dino_knn:.3f}")
 course.verdict("whitening gives the batch identity covariance (W-MSE's premise)",
                deviation < 1e-3, f"max |Cov(whiten(z)) - I| = {deviation:.1e}")
 for label in ("W-MSE", "TWIST", "CorInfoMax"):
@@ -327,7 +408,7 @@ for label in ("W-MSE", "TWIST", "CorInfoMax"):
 # Every claim this chapter checked, in one table (computed from the verdicts above):
 
 # %%
-display(Markdown(course.run_lengths(runs, "11_beyond")))
+display(Markdown(course.run_lengths({**runs, **bow_runs}, "11_beyond")))
 course.verdict_summary(S)
 
 # %% [markdown]

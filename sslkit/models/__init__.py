@@ -11,7 +11,7 @@ from torch import nn
 
 from .decoder import ConvDecoder
 from .heads import DINOHead, mlp
-from .norm import NORMS, WSConv2d, check_norm
+from .norm import NORMS, WSConv2d, check_norm, shuffled_dbn
 from .resnet import ResNet, resnet18, resnet50
 from .small_cnn import SmallCNN
 from .vit import VisionTransformer, vit_tiny
@@ -41,5 +41,5 @@ def build_backbone(name: str, *, norm: str = "bn", image_size: int = 32, **kwarg
 
 __all__ = [
     "BACKBONES", "NORMS", "ConvDecoder", "DINOHead", "ResNet", "SmallCNN", "VisionTransformer",
-    "WSConv2d", "build_backbone", "mlp", "resnet18", "resnet50", "vit_tiny",
+    "WSConv2d", "build_backbone", "mlp", "resnet18", "resnet50", "shuffled_dbn", "vit_tiny",
 ]

@@ -7,6 +7,8 @@ convolution standardises its weights (Qiao et al. 2019, arXiv 1903.10520) in its
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -73,3 +75,46 @@ def standardize_convs(module: nn.Module) -> nn.Module:
         else:
             standardize_convs(child)
     return module
+
+
+def shuffled_dbn(z: torch.Tensor, num_groups: int | None = None, *,
+                 generator: torch.Generator | None = None, eps: float = 1e-5) -> torch.Tensor:
+    """Shuffled decorrelated batch normalisation (Shuffled-DBN) of a batch z: (N, D) -> (N, D).
+
+    Hua et al. 2021, "On Feature Decorrelation in Self-Supervised Learning", ICCV 2021,
+    arXiv:2105.00470; official code PatrickHua/FeatureDecorrelationSSL,
+    models/utils/shuffled_group_whitening.py (`ShuffledGroupWhitening.forward`) and the
+    paper's pseudo-code (models/utils/pseudo_code_for_paper.py, `ShuffledDBN`).
+
+    The D dimensions are put in a random order, split into G groups of D/G, and each group
+    is centred and ZCA-whitened over the batch, x_g <- x_g U S^(-1/2) U^T with
+    U S U^T = cov(x_g) (biased, / N, as the official code); then the order is restored.
+    Within a group the output has identity covariance; a new permutation at every call
+    decorrelates, over training, every pair of dimensions, at the cost of D/G x D/G
+    eigendecompositions instead of one D x D. G defaults to the official automatic choice,
+    ceil(2D / N): groups of about N/2 dimensions, so that each covariance is well estimated.
+
+    Deviation: `eps` is added to the eigenvalues before the inverse square root (the
+    official code takes rsqrt of the raw eigenvalues, which fails on a rank-deficient
+    group).
+    """
+    if z.dim() != 2:
+        raise ValueError(f"shuffled_dbn expects z of shape (N, D), got {tuple(z.shape)}")
+    n, d = z.shape
+    groups = num_groups or math.ceil(2 * d / n)
+    if d % groups:
+        raise ValueError(f"D = {d} dimensions do not split into {groups} groups; choose "
+                         f"num_groups among the divisors of {d}")
+    if d // groups >= n:
+        raise ValueError(f"groups of {d // groups} dimensions need more than {n} samples to "
+                         f"whiten; raise num_groups or the batch size")
+    order = torch.randperm(d, generator=generator, device=generator.device if generator
+                           else "cpu").to(z.device)
+    x = z[:, order].reshape(n, groups, d // groups)                  # N x G x D/G
+    x = (x - x.mean(dim=0, keepdim=True)).transpose(0, 1)             # G x N x D/G
+    covs = x.transpose(1, 2) @ x / n                                  # G x D/G x D/G
+    eigenvalues, eigenvectors = torch.linalg.eigh(covs)
+    whitening = eigenvectors @ torch.diag_embed((eigenvalues + eps).rsqrt()) \
+        @ eigenvectors.transpose(1, 2)
+    x = (x @ whitening).transpose(0, 1).reshape(n, d)                 # N x D, shuffled
+    return x[:, torch.argsort(order)]
