@@ -6,9 +6,10 @@
 
 from sslkit.data.datasets import DATASETS, load
 from sslkit.data.images import ImageData
-from sslkit.data.shapes import make_shapes, make_volume_slices, neighbour_slice_pairs, render_shape
+from sslkit.data.shapes import (aae_pairs, make_shapes, make_volume_slices, neighbour_slice_pairs,
+                                object_masks, render_shape)
 
 __all__ = [
-    "DATASETS", "ImageData", "load", "make_shapes", "make_volume_slices", "neighbour_slice_pairs",
-    "render_shape",
+    "DATASETS", "ImageData", "aae_pairs", "load", "make_shapes", "make_volume_slices",
+    "neighbour_slice_pairs", "object_masks", "render_shape",
 ]

@@ -174,16 +174,19 @@ def _texture(kind: str, px: torch.Tensor, py: torch.Tensor, p: dict[str, torch.T
     raise ValueError(f"unknown background {kind!r}; the backgrounds are {', '.join(BACKGROUNDS)}")
 
 
-def _render(p: dict[str, torch.Tensor], shape: torch.Tensor, background: torch.Tensor,
-            noise: torch.Tensor, image_size: int) -> torch.Tensor:
-    """Draw B images. p: per-image parameters, each (B,); shape, background: (B,) indices
-    into CLASSES, BACKGROUNDS; noise: (B, 1, 8, 8). Returns (B, 3, S, S) uint8."""
-    b, s = len(shape), image_size
+def _pixel_grid(b: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel centres in [-1, 1], (B, S, S) each: x to the right, y up (so rotations are
+    counter-clockwise on screen)."""
     centres = (torch.arange(s, dtype=torch.float32) + 0.5) * (2.0 / s) - 1.0
-    px = centres.expand(b, s, s)  # B x S x S, x to the right
-    py = -centres[:, None].expand(b, s, s)  # y up, so rotations are counter-clockwise on screen
-    col = lambda key: p[key][:, None, None]  # noqa: E731  (B,) -> (B, 1, 1)
+    return centres.expand(b, s, s), -centres[:, None].expand(b, s, s)
 
+
+def _coverage(p: dict[str, torch.Tensor], shape: torch.Tensor, image_size: int) -> torch.Tensor:
+    """The object's anti-aliased coverage in [0, 1], (B, 1, S, S): the object mask.
+    p: x, y, scale, rotation, each (B,); shape: (B,) indices into CLASSES."""
+    b, s = len(shape), image_size
+    px, py = _pixel_grid(b, s)
+    col = lambda key: p[key][:, None, None]  # noqa: E731  (B,) -> (B, 1, 1)
     # object frame: translate, rotate by -rotation, scale to the unit circle
     radius = 2.0 * col("scale")
     dx, dy = px - (2 * col("x") - 1), py + (2 * col("y") - 1)
@@ -195,8 +198,17 @@ def _render(p: dict[str, torch.Tensor], shape: torch.Tensor, background: torch.T
         distance[idx] = _sd_shape(CLASSES[k], qx[idx], qy[idx]) * radius[idx]
     # coverage of each pixel: a smooth step one pixel (2/S) wide across the boundary
     t = (0.5 - distance * (s / 2.0)).clamp(0.0, 1.0)
-    alpha = (t * t * (3 - 2 * t))[:, None]  # B x 1 x S x S
+    return (t * t * (3 - 2 * t))[:, None]  # B x 1 x S x S
 
+
+def _paint_background(p: dict[str, torch.Tensor], background: torch.Tensor, noise: torch.Tensor,
+                      image_size: int) -> torch.Tensor:
+    """The textured background, (B, 3, S, S) float in [0, 1]. p: bg_hue, bg_saturation,
+    bg_value, tex_angle, tex_freq, tex_phase, each (B,); background: (B,) indices into
+    BACKGROUNDS; noise: (B, 1, 8, 8)."""
+    b = len(background)
+    px, py = _pixel_grid(b, image_size)
+    col = lambda key: p[key][:, None, None]  # noqa: E731  (B,) -> (B, 1, 1)
     pattern = torch.empty_like(px)
     for k in background.unique().tolist():
         idx = (background == k).nonzero()[:, 0]
@@ -204,10 +216,26 @@ def _render(p: dict[str, torch.Tensor], shape: torch.Tensor, background: torch.T
         pattern[idx] = _texture(BACKGROUNDS[k], px[idx], py[idx], params, noise[idx])
     # the texture modulates the HSV value only, and RGB is proportional to the value
     bg_value = col("bg_value") + _TEXTURE_AMPLITUDE * (pattern - 0.5)
-    bg = bg_value[:, None] * _hsv_to_rgb(col("bg_hue"), col("bg_saturation"), torch.ones(b, 1, 1))
-    fg = _hsv_to_rgb(col("hue"), col("saturation"), col("value"))  # B x 3 x 1 x 1
-    x = bg + (fg - bg) * alpha
+    return bg_value[:, None] * _hsv_to_rgb(col("bg_hue"), col("bg_saturation"), torch.ones(b, 1, 1))
+
+
+def _foreground(p: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The object's colour, (B, 3, 1, 1). p: hue, saturation, value, each (B,)."""
+    col = lambda key: p[key][:, None, None]  # noqa: E731  (B,) -> (B, 1, 1)
+    return _hsv_to_rgb(col("hue"), col("saturation"), col("value"))
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _render(p: dict[str, torch.Tensor], shape: torch.Tensor, background: torch.Tensor,
+            noise: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Draw B images. p: per-image parameters, each (B,); shape, background: (B,) indices
+    into CLASSES, BACKGROUNDS; noise: (B, 1, 8, 8). Returns (B, 3, S, S) uint8."""
+    alpha = _coverage(p, shape, image_size)
+    bg = _paint_background(p, background, noise, image_size)
+    return _to_uint8(bg + (_foreground(p) - bg) * alpha)
 
 
 def _options_index(names: Sequence[str] | None, valid: tuple[str, ...], what: str) -> list[int]:
@@ -309,6 +337,66 @@ def render_shape(
     return _render({k: torch.tensor([float(v)]) for k, v in p.items()},
                    torch.tensor([CLASSES.index(name)]), torch.tensor([BACKGROUNDS.index(background)]),
                    noise, image_size)[0]
+
+
+def object_masks(data: ImageData) -> torch.Tensor:
+    """The object mask of every image of a shapes ImageData: (N, H, W) float coverage in
+    [0, 1] (anti-aliased edges; `> 0.5` gives a binary mask), re-rendered from the labels and
+    the factors x, y, scale, rotation, so it matches the images exactly."""
+    missing = {"x", "y", "scale", "rotation"} - set(data.factors)
+    if missing:
+        raise ValueError(f"object_masks needs the shapes factors x, y, scale, rotation; "
+                         f"{data.name!r} lacks {sorted(missing)} (only make_shapes data has them)")
+    shape = torch.tensor([CLASSES.index(c) for c in data.classes])[data.labels]
+    p = {k: data.factors[k].float() for k in ("x", "y", "scale", "rotation")}
+    return _coverage(p, shape, data.image_size)[:, 0]
+
+
+def aae_pairs(data: ImageData, seed: int = 0, *, occlusion: float = 0.5,
+              background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input, target) pairs for the augmented autoencoder, as the article tells it: the input
+    is the object on a NEW random background (any texture, hue, brightness), possibly
+    occluded; the target is the clean render of the same object on a plain background.
+
+    data: a shapes ImageData (its objects: class, position, scale, rotation, colour).
+    seed: draws the new backgrounds and occluders (the same seed, the same pairs).
+    occlusion: probability that a random rectangle of the background's colours, up to a
+        quarter of the image, is drawn over the object.
+    background: RGB in [0, 1] of the target's plain background (default black).
+    Returns two (N, 3, H, W) uint8 tensors: input, target. The encoder that maps the input
+    to a code the decoder turns into the target must ignore the background and occluders.
+    """
+    if not 0 <= occlusion <= 1:
+        raise ValueError(f"occlusion is a probability in [0, 1]; got {occlusion}")
+    alpha = object_masks(data)[:, None]  # N x 1 x H x W
+    n, s = len(data), data.image_size
+    # the object's own colour: the image where the object covers the pixel fully
+    x = data.images.float() / 255
+    full = (alpha > 0.99).float()
+    fg = (x * full).sum(dim=(2, 3), keepdim=True) / full.sum(dim=(2, 3), keepdim=True).clamp_min(1)
+    plain = torch.tensor(background, dtype=torch.float32).view(1, 3, 1, 1)
+    target = plain + (fg - plain) * alpha
+
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(n, 9, generator=g).unbind(dim=1)
+    noise = torch.rand(n, 1, _NOISE_GRID, _NOISE_GRID, generator=g)
+    p = {"bg_hue": u[0], "bg_saturation": 0.15 + 0.5 * u[1], "bg_value": 0.15 + 0.27 * u[2],
+         "tex_angle": u[3], "tex_freq": u[4], "tex_phase": u[5]}
+    kind = (u[6] * len(BACKGROUNDS)).long()
+    bg = _paint_background(p, kind, noise, s)
+    augmented = bg + (fg - bg) * alpha
+    # an occluder: an axis-aligned rectangle of 20-50 % of the side, filled with a second
+    # background's colours, drawn over the object where the coin says so
+    corners = torch.rand(n, 2, generator=g)
+    sides = 0.2 + 0.3 * torch.rand(n, 2, generator=g)
+    centres = (torch.arange(s, dtype=torch.float32) + 0.5) / s
+    x0, y0 = (corners * (1 - sides)).unbind(dim=1)
+    inside_x = (centres >= x0[:, None]) & (centres < (x0 + sides[:, 0])[:, None])  # N x W
+    inside_y = (centres >= y0[:, None]) & (centres < (y0 + sides[:, 1])[:, None])  # N x H
+    box = (inside_y[:, :, None] & inside_x[:, None, :])[:, None] & (u[7] < occlusion)[:, None, None, None]
+    occluder = _paint_background({k: v.roll(1) for k, v in p.items()}, kind.roll(1), noise.roll(1, 0), s)
+    augmented = torch.where(box, occluder, augmented)
+    return _to_uint8(augmented), _to_uint8(target)
 
 
 # ------------------------------------------------------------------ 3D "scan" volume ----

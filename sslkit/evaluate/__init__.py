@@ -1,4 +1,5 @@
-"""Evaluation of a frozen backbone: features, weighted kNN, linear probe, collapse, clusters."""
+"""Evaluation of a frozen backbone: features, weighted kNN, linear probe, collapse, clusters,
+and the content/style probes of the shapes factors."""
 
 from .clustering import cluster_accuracy, linear_assignment, nmi
 from .collapse import (alignment, collapse_report, effective_rank, singular_values,
@@ -6,9 +7,10 @@ from .collapse import (alignment, collapse_report, effective_rank, singular_valu
 from .features import extract_features
 from .knn import knn_accuracy, knn_classify
 from .linear import linear_probe
+from .probes import factor_probes
 
 __all__ = [
     "alignment", "cluster_accuracy", "collapse_report", "effective_rank", "extract_features",
-    "knn_accuracy", "knn_classify", "linear_assignment", "linear_probe", "nmi",
+    "factor_probes", "knn_accuracy", "knn_classify", "linear_assignment", "linear_probe", "nmi",
     "singular_values", "std_of_l2_normalized", "uniformity",
 ]

@@ -1,0 +1,174 @@
+"""The "shapes" recipe: a joint-embedding method's own views, plus augmentations that change
+every style factor of the embedded shapes data set.
+
+Content and style (von Kuegelgen et al. 2021, arXiv 2106.04619, the Causal3DIdent data):
+SSL with augmentations recovers what the two views share (content) and discards what the
+augmentations change (style). On the shapes the class (the shape) should be the content and
+the colours, background, position, scale and rotation the style. The photo recipes leave
+three style factors of a shapes image untouched, so each image keeps them in both views and
+the network matches views by them instead of by the shape (benchmarks/shapes_learnability.py
+measures it with `sslkit.evaluate.factor_probes`):
+
+- the foreground and background hues: hue jitter 0.1 moves both by the same small amount;
+- the rotation: the photo recipes only flip;
+- the object can be cropped away: crops of 8 % of the image share only the background.
+
+So each view of the "shapes" recipe first gets, on the whole image:
+
+    rotation   a rotation by U(-rotation, rotation) degrees (default 180: any angle) about
+               the centre; the corners repeat the border pixels (the background), so the
+               angle leaves no black corners to match.
+    recolour   with probability `recolour` (default 1.0), new colours for the dark and the
+               bright part of the image: each pixel's HSV value (max of R, G, B), stretched
+               to [0, 1] per image, indexes a two-colour ramp between a random dark colour
+               and a random bright colour (swapped with p=0.5). The shapes' objects are
+               brighter than their backgrounds, so this draws a new foreground and a new
+               background colour independently; the texture keeps its pattern.
+
+then the base recipe's view (crop, flip, colour jitter, grayscale, ...) with the crop area
+raised to `crop_scale` (default (0.25, 1)): at (0.08, 1) one crop in three or so misses most
+of an object that covers 15-40 % of the image.
+
+Build it with ``build_recipe("shapes", image_size, mean, std, base="vicreg", **overrides)``;
+``rotation``, ``recolour`` and ``crop_scale`` are overrides like the base's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as TF
+from torch import Tensor
+
+from sslkit.augment import batched as B
+from sslkit.augment import functional as F
+
+# Recipes the shapes recipe does not extend: "aae" must keep the pose (what its code carries)
+# and "none" is the no-augmentation baseline.
+NOT_EXTENDED = ("aae", "none")
+
+
+def shapes_recipe_for(base: str) -> bool:
+    """Whether a run of a method whose recipe is `base` trains with the "shapes" recipe on
+    the shapes data (every joint-embedding recipe does)."""
+    from sslkit.augment.recipes import RECIPES
+
+    return base in RECIPES and base not in NOT_EXTENDED
+SHAPES_DEFAULTS = {"rotation": 180.0, "recolour": 1.0, "crop_scale": (0.25, 1.0)}
+
+
+def rotate_border(x: Tensor, angle_deg: Tensor) -> Tensor:
+    """Rotate float (N, 3, H, W) counter-clockwise by angle_deg (N,) about the centre; the
+    corners repeat the border pixels (grid_sample padding "border") instead of black."""
+    n, _, h, w = x.shape
+    zeros = torch.zeros(n, 2, dtype=x.dtype, device=x.device)
+    theta = F._affine_theta(-angle_deg.to(x.dtype), zeros, torch.ones_like(angle_deg, dtype=x.dtype), h, w)
+    return TF.grid_sample(x, F._grid(theta, h, w), mode="bilinear", padding_mode="border",
+                          align_corners=False)
+
+
+def _hsv(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
+    """(N,) hue, saturation, value -> (N, 3, 1, 1) RGB."""
+    channels = []
+    for k in (5.0, 3.0, 1.0):
+        t = (k + h * 6.0) % 6.0
+        channels.append(v - v * s * torch.minimum(t, 4.0 - t).clamp(0.0, 1.0))
+    return torch.stack(channels, dim=1)[:, :, None, None]
+
+
+def recolour(x: Tensor, dark: Tensor, bright: Tensor) -> Tensor:
+    """float (N, 3, H, W) in [0, 1] -> the same images on a two-colour ramp.
+
+    dark, bright: (N, 3, 1, 1) RGB colours. Each pixel's HSV value, stretched to [0, 1] per
+    image, interpolates from `dark` (the image's darkest pixel) to `bright` (its brightest).
+    """
+    value = x.amax(dim=1, keepdim=True)  # N x 1 x H x W
+    low = value.amin(dim=(2, 3), keepdim=True)
+    high = value.amax(dim=(2, 3), keepdim=True)
+    t = (value - low) / (high - low).clamp_min(1e-3)
+    return torch.lerp(dark, bright, t)
+
+
+class ShapesStyle:
+    """The style changes of one view: rotation, then recolouring (see the module docstring)."""
+
+    def __init__(self, rotation: float, recolour: float):
+        if rotation < 0 or not 0 <= recolour <= 1:
+            raise ValueError(f"need rotation >= 0 degrees and 0 <= recolour <= 1; got "
+                             f"rotation={rotation}, recolour={recolour}")
+        self.rotation, self.recolour = float(rotation), float(recolour)
+
+    def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """uint8 (N, 3, H, W) -> uint8, every sample its own parameters."""
+        n, device = x.shape[0], x.device
+        rand = lambda: torch.rand(n, generator=generator, device=device)  # noqa: E731
+        angle = (2 * rand() - 1) * self.rotation
+        apply = rand() < self.recolour
+        hues, sats = (rand(), rand()), (0.3 + 0.7 * rand(), 0.3 + 0.7 * rand())
+        dark_v, bright_v = 0.05 + 0.4 * rand(), 0.6 + 0.4 * rand()
+        swap = (rand() < 0.5)[:, None, None, None]
+        out = x.float().div_(255.0)
+        if self.rotation > 0:
+            out = rotate_border(out, angle)
+        if self.recolour > 0:
+            dark, bright = _hsv(hues[0], sats[0], dark_v), _hsv(hues[1], sats[1], bright_v)
+            dark, bright = torch.where(swap, bright, dark), torch.where(swap, dark, bright)
+            out = torch.where(apply[:, None, None, None], recolour(out, dark, bright), out)
+        return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+    def __repr__(self) -> str:
+        return f"ShapesStyle(rotation={self.rotation}, recolour={self.recolour})"
+
+
+class ShapesRecipe:
+    """``recipe(x, generator) -> list[Tensor]``: per view, ShapesStyle then the base view."""
+
+    def __init__(self, base: str, styles: list[ShapesStyle], views: list, mean: Sequence[float],
+                 std: Sequence[float]):
+        from sslkit.augment.recipes import batched_view
+
+        self.name = "shapes"
+        self.base = base
+        self.views = views
+        self.styles = styles
+        self.pipelines = [batched_view(spec, mean, std) for spec in views]
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def __call__(self, x: Tensor, generator: torch.Generator) -> list[Tensor]:
+        B.check_images(x)
+        B.check_generator(generator, x)
+        return [pipeline(style(x, generator), generator)
+                for style, pipeline in zip(self.styles, self.pipelines)]
+
+    def __repr__(self) -> str:
+        return f"ShapesRecipe(base={self.base!r}, {len(self)} views, {self.styles[0]!r})"
+
+
+def build_shapes_recipe(image_size: int, mean: Sequence[float], std: Sequence[float], *,
+                        base: str = "vicreg", **overrides) -> ShapesRecipe:
+    """The "shapes" recipe on top of recipe `base` (one of SHAPES_BASES).
+
+    overrides: `rotation` (degrees), `recolour` (probability), and anything the base recipe
+    takes (`crop_scale`, `color_jitter`, ...), applied to every view. DINO's local crops
+    keep their own crop scale unless `local_crop_scale` is given.
+    """
+    from sslkit.augment.recipes import recipe_views
+
+    if not shapes_recipe_for(base):
+        from sslkit.augment.recipes import RECIPES
+
+        valid = [r for r in RECIPES if shapes_recipe_for(r)]
+        raise ValueError(f"the shapes recipe extends one of {', '.join(valid)}; got "
+                         f"base={base!r} ({' and '.join(NOT_EXTENDED)} are not extended)")
+    options = {**SHAPES_DEFAULTS, **overrides}
+    style = ShapesStyle(options.pop("rotation"), options.pop("recolour"))
+    crop_scale = options.pop("crop_scale")
+    views = recipe_views(base, image_size, **options)
+    n_global = 2  # DINO's local views keep their small crops
+    views = [replace(v, crop_scale=tuple(crop_scale)) if i < n_global and v.crop_scale is not None
+             and crop_scale is not None else v for i, v in enumerate(views)]
+    return ShapesRecipe(base, [style] * len(views), views, mean, std)
