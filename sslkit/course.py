@@ -296,16 +296,11 @@ def verdict_summary(setup: Setup | None = None):
 def random_init_knn(cfg, train_data, test_data) -> float:
     """kNN top-1 of `cfg`'s backbone at its random initialisation: the floor a run must beat.
 
-    Evaluated exactly as a run's final kNN (the same training subset, normalisation, bank and
-    queries, and the same seed for the weights), so the two numbers compare directly.
+    The run's own set-up (`train.loop.set_up`: the same training subset, normalisation,
+    seed for the weights) and its own evaluation (bank and queries), without a step.
     """
-    from sslkit.methods import get_method
-    from sslkit.train.loop import build_run_backbone, knn_eval, random_subset, resolve_device
+    from sslkit.train.loop import knn_eval, set_up
 
-    cfg = cfg.resolved(get_method(cfg.method).train_defaults)
-    train_data = random_subset(train_data, cfg.train_size, seed=0)
-    mean, std = train_data.mean_std()
-    device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    backbone = build_run_backbone(cfg, train_data.image_size).to(device)
-    return knn_eval(backbone, train_data, test_data, mean, std, cfg, device)
+    run = set_up(cfg, train_data, test_data)
+    return knn_eval(run.method.backbone, run.train_data, run.test_data, run.mean, run.std,
+                    run.cfg, run.device)

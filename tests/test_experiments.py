@@ -136,8 +136,10 @@ def test_every_chapter_in_the_toc_exists():
 
 
 def test_random_init_knn_is_the_kNN_of_the_runs_starting_weights():
+    import dataclasses
+
     from sslkit.data import load
-    from sslkit.train import TrainConfig
+    from sslkit.train import TrainConfig, train
 
     train_data, test_data = load("shapes", n=128, image_size=16), load("shapes", split="test",
                                                                       n=64, image_size=16)
@@ -146,6 +148,11 @@ def test_random_init_knn_is_the_kNN_of_the_runs_starting_weights():
     first = course.random_init_knn(cfg, train_data, test_data)
     assert 0.0 <= first <= 1.0
     assert course.random_init_knn(cfg, train_data, test_data) == first  # same seed, same weights
+    # a run that cannot move its backbone (no normalisation statistics, learning rate 0)
+    # ends with exactly the kNN of its starting weights
+    frozen = dataclasses.replace(cfg, norm="none", lr=0.0, weight_decay=0.0, steps=1)
+    run = train(frozen, train_data=train_data, test_data=test_data, progress=False)
+    assert run.metrics["knn_top1"] == course.random_init_knn(frozen, train_data, test_data)
 
 
 def test_chapters_train_on_cifar10_at_real_profiles_and_shapes_at_smoke(tmp_path, monkeypatch):
