@@ -32,7 +32,7 @@ def warmup_cosine(base: float, final: float, total_steps: int, warmup_steps: int
 def ema_momentum(base_tau: float, total_steps: int, final_tau: float = 1.0) -> torch.Tensor:
     """BYOL's target EMA rate: tau_t = 1 - (1 - tau_base) * (cos(pi t / T) + 1) / 2.
 
-    Grill et al. 2020 (arXiv 2006.07733), Sec. 3.2; DINO uses the same for its teacher.
+    Grill et al. 2020 (arXiv 2006.07733), Sec. 3.3; DINO uses the same for its teacher.
     tau = 1 freezes the target, tau = 0 copies the online network every step.
     """
     if total_steps < 1:
