@@ -360,16 +360,18 @@ course.verdict_summary(S)
 import torch.nn.functional as F
 
 b_feat, q_feat = F.normalize(y_bank.float(), dim=1), F.normalize(y_query.float(), dim=1)
-neighbours = [(q_feat[i:i + 256] @ b_feat.T).topk(200, dim=1)  # 256 queries at a time
+k_max = min(200, len(b_feat))  # a smoke-size bank can be smaller than 200
+neighbours = [(q_feat[i:i + 256] @ b_feat.T).topk(k_max, dim=1)  # 256 queries at a time
               for i in range(0, len(q_feat), 256)]
-sim_200 = torch.cat([n.values for n in neighbours])  # queries x 200, most similar first
-label_200 = bank.labels[torch.cat([n.indices for n in neighbours])]
+sim_top = torch.cat([n.values for n in neighbours])  # queries x k_max, most similar first
+label_top = bank.labels[torch.cat([n.indices for n in neighbours])]
 
 
 def knn_top1(k, temperature):
-    weights = ((sim_200[:, :k] - sim_200[:, :1]) / temperature).exp()
+    k = min(k, k_max)  # as knn_classify, which caps k at the bank's size
+    weights = ((sim_top[:, :k] - sim_top[:, :1]) / temperature).exp()
     votes = torch.zeros(len(weights), int(bank.labels.max()) + 1)
-    votes.scatter_add_(1, label_200[:, :k], weights)
+    votes.scatter_add_(1, label_top[:, :k], weights)
     return (votes.argmax(dim=1) == query.labels).float().mean().item()
 
 
