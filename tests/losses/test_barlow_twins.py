@@ -3,36 +3,25 @@ import torch
 
 from sslkit.losses import barlow_twins_loss, cross_correlation
 
+from .helpers import assert_same_values_and_grads, bad_pair_shapes, correlated_views, sgd_losses
 from .reference import BarlowTwinsLoss
-
-
-def _views(n=16, d=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    z_a = torch.randn(n, d, generator=g, dtype=torch.float64)
-    z_b = z_a + 0.5 * torch.randn(n, d, generator=g, dtype=torch.float64)
-    return z_a.requires_grad_(), z_b.requires_grad_()
 
 
 @pytest.mark.parametrize("lambd", [0.0051, 0.5])
 def test_matches_official_values_and_gradients(lambd):
-    z_a, z_b = _views()
-    ours = barlow_twins_loss(z_a, z_b, lambd)
-    ours_grads = torch.autograd.grad(ours, (z_a, z_b))
-    ref = BarlowTwinsLoss(z_a.shape[1], lambd)(z_a, z_b)
-    ref_grads = torch.autograd.grad(ref, (z_a, z_b))
-    torch.testing.assert_close(ours, ref)
-    for a, b in zip(ours_grads, ref_grads):
-        torch.testing.assert_close(a, b)
+    z_a, z_b = correlated_views()
+    assert_same_values_and_grads(barlow_twins_loss(z_a, z_b, lambd),
+                                 BarlowTwinsLoss(z_a.shape[1], lambd)(z_a, z_b), (z_a, z_b))
 
 
 def test_terms_add_up_to_the_loss():
-    z_a, z_b = _views()
+    z_a, z_b = correlated_views()
     loss, terms = barlow_twins_loss(z_a, z_b, 0.1, return_terms=True)
     torch.testing.assert_close(loss, terms["on_diag"] + 0.1 * terms["off_diag"])
 
 
-def test_symmetric_in_the_two_views():
-    z_a, z_b = _views()
+def test_symmetric_in_the_twocorrelated_views():
+    z_a, z_b = correlated_views()
     torch.testing.assert_close(barlow_twins_loss(z_a, z_b), barlow_twins_loss(z_b, z_a))
 
 
@@ -49,7 +38,7 @@ def test_identical_decorrelated_standardised_views_give_zero():
 
 
 def test_cross_correlation_of_a_view_with_itself_has_unit_diagonal():
-    z_a, _ = _views(n=32)
+    z_a, _ = correlated_views(n=32)
     c = cross_correlation(z_a, z_a)
     assert c.shape == (8, 8)
     torch.testing.assert_close(torch.diagonal(c), torch.ones(8, dtype=torch.float64),
@@ -58,23 +47,15 @@ def test_cross_correlation_of_a_view_with_itself_has_unit_diagonal():
 
 def test_invariant_to_an_affine_map_of_each_dimension():
     # the batch standardisation removes any per-dimension scale and shift
-    z_a, z_b = _views()
+    z_a, z_b = correlated_views()
     scale, shift = torch.linspace(0.5, 4.0, 8, dtype=torch.float64), torch.arange(8.0)
     torch.testing.assert_close(barlow_twins_loss(z_a * scale + shift, z_b),
                                barlow_twins_loss(z_a, z_b), rtol=1e-4, atol=0)
 
 
 def test_gradcheck():
-    z_a, z_b = _views(n=5, d=3)
+    z_a, z_b = correlated_views(n=5, d=3)
     assert torch.autograd.gradcheck(barlow_twins_loss, (z_a, z_b))
-
-
-def _sgd_step(params, loss, lr):
-    # plain SGD by hand: torch.optim's first step costs ~2 s of lazy imports on a CPU
-    grads = torch.autograd.grad(loss, params)
-    with torch.no_grad():
-        for q, g in zip(params, grads):
-            q -= lr * g
 
 
 def test_sgd_steps_lower_the_loss():
@@ -83,13 +64,13 @@ def test_sgd_steps_lower_the_loss():
     # a nearly rank-one map: the 6 output dimensions start strongly correlated
     w = torch.randn(10, 1, generator=g) + 0.1 * torch.randn(10, 6, generator=g)
     w.requires_grad_()
-    losses = []
-    for _ in range(20):
+
+    def loss_fn():
         z_a = (x + 0.2 * torch.randn(x.shape, generator=g)) @ w
         z_b = (x + 0.2 * torch.randn(x.shape, generator=g)) @ w
-        loss = barlow_twins_loss(z_a, z_b, lambd=0.1)
-        _sgd_step([w], loss, lr=0.5)
-        losses.append(loss.item())
+        return barlow_twins_loss(z_a, z_b, lambd=0.1)
+
+    losses = sgd_losses(loss_fn, [w], lr=0.5, steps=20)
     assert losses[-1] < 0.3 * losses[0]
 
 
@@ -100,12 +81,7 @@ def test_batch_of_one_raises_a_helpful_error():
         barlow_twins_loss(torch.randn(1, 4), torch.randn(1, 4))
 
 
-@pytest.mark.parametrize("a_shape, b_shape, match", [
-    ((8, 4), (8, 5), r"z_a and z_b of the same shape"),
-    ((8, 4), (6, 4), r"same N samples"),
-    ((8,), (8,), r"1-D tensor"),
-    ((8, 3, 2), (8, 3, 2), r"flatten"),
-])
+@pytest.mark.parametrize("a_shape, b_shape, match", bad_pair_shapes())
 def test_bad_shapes_raise_a_helpful_error(a_shape, b_shape, match):
     with pytest.raises(ValueError, match=match):
         barlow_twins_loss(torch.randn(a_shape), torch.randn(b_shape))

@@ -3,24 +3,14 @@ import torch
 
 from sslkit.losses import byol_loss
 
+from .helpers import assert_same_values_and_grads, bad_pair_shapes, random_inputs, sgd_losses
 from .reference import byol_repr_loss
 
 
-def _inputs(n=16, d=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
-            for _ in range(4)]
-
-
 def test_matches_official_both_directions_values_and_gradients():
-    p1, p2, z1, z2 = _inputs()
+    p1, p2, z1, z2 = random_inputs()
     ours = byol_loss(p1, z2.detach()) + byol_loss(p2, z1.detach())  # the paper's sum
-    ours_grads = torch.autograd.grad(ours, (p1, p2))
-    ref = byol_repr_loss(p1, p2, z1, z2)
-    ref_grads = torch.autograd.grad(ref, (p1, p2))
-    torch.testing.assert_close(ours, ref)
-    for a, b in zip(ours_grads, ref_grads):
-        torch.testing.assert_close(a, b)
+    assert_same_values_and_grads(ours, byol_repr_loss(p1, p2, z1, z2), (p1, p2))
 
 
 def test_identical_views_give_zero_and_opposite_views_give_four():
@@ -30,20 +20,20 @@ def test_identical_views_give_zero_and_opposite_views_give_four():
 
 
 def test_invariant_to_the_scale_of_each_sample():
-    p, _, z, _ = _inputs()
+    p, _, z, _ = random_inputs()
     scale = torch.rand(p.shape[0], 1, dtype=torch.float64) + 0.5
     torch.testing.assert_close(byol_loss(p * scale, z * 3.0), byol_loss(p, z))
 
 
 def test_terms_give_mean_cosine():
-    p, _, z, _ = _inputs()
+    p, _, z, _ = random_inputs()
     loss, terms = byol_loss(p, z, return_terms=True)
     torch.testing.assert_close(loss, 2 - 2 * terms["cos_sim"])
     assert not terms["cos_sim"].requires_grad
 
 
 def test_loss_is_pure_gradient_reaches_z_unless_the_caller_detaches_it():
-    p, _, z, _ = _inputs()
+    p, _, z, _ = random_inputs()
     byol_loss(p, z.detach()).backward()  # how BYOL calls it: z from the EMA target
     assert p.grad is not None and p.grad.abs().sum() > 0
     assert z.grad is None
@@ -52,16 +42,8 @@ def test_loss_is_pure_gradient_reaches_z_unless_the_caller_detaches_it():
 
 
 def test_gradcheck():
-    p, _, z, _ = _inputs(n=4, d=3)
+    p, _, z, _ = random_inputs(n=4, d=3)
     assert torch.autograd.gradcheck(byol_loss, (p, z))
-
-
-def _sgd_step(params, loss, lr):
-    # plain SGD by hand: torch.optim's first step costs ~2 s of lazy imports on a CPU
-    grads = torch.autograd.grad(loss, params)
-    with torch.no_grad():
-        for q, g in zip(params, grads):
-            q -= lr * g
 
 
 def test_sgd_steps_lower_the_loss():
@@ -69,21 +51,16 @@ def test_sgd_steps_lower_the_loss():
     x = torch.randn(64, 10, generator=g)
     w_target = torch.randn(10, 6, generator=g)  # a fixed "target network"
     w_online = (0.3 * torch.randn(10, 6, generator=g)).requires_grad_()
-    losses = []
-    for _ in range(20):
+
+    def loss_fn():
         x1 = x + 0.1 * torch.randn(x.shape, generator=g)
-        loss = byol_loss(x1 @ w_online, (x @ w_target).detach())
-        _sgd_step([w_online], loss, lr=0.5)
-        losses.append(loss.item())
+        return byol_loss(x1 @ w_online, (x @ w_target).detach())
+
+    losses = sgd_losses(loss_fn, [w_online], lr=0.5, steps=20)
     assert losses[-1] < 0.5 * losses[0]
 
 
-@pytest.mark.parametrize("p_shape, z_shape, match", [
-    ((8, 4), (8, 5), r"p and z of the same shape.*\(8, 4\).*\(8, 5\)"),
-    ((8, 4), (7, 4), r"same N samples"),
-    ((8,), (8,), r"shape \(N, D\); got a 1-D tensor"),
-    ((2, 3, 4), (2, 3, 4), r"flatten"),
-])
+@pytest.mark.parametrize("p_shape, z_shape, match", bad_pair_shapes("p", "z"))
 def test_bad_shapes_raise_a_helpful_error(p_shape, z_shape, match):
     with pytest.raises(ValueError, match=match):
         byol_loss(torch.randn(p_shape), torch.randn(z_shape))

@@ -5,13 +5,12 @@ import torch
 
 from sslkit.losses import self_classifier_loss, siamese_ce_loss
 
+from .helpers import assert_same_values_and_grads, random_inputs, sgd_losses
 from .reference import SelfClassifierLoss
 
 
 def _logits(n=12, c=5, n_views=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, c, generator=g, dtype=torch.float64, requires_grad=True)
-            for _ in range(n_views)]
+    return random_inputs(n_views, n, c, seed)
 
 
 def _assignments(classes, c, n_views=2):
@@ -27,12 +26,8 @@ def test_matches_official_values_and_gradients(n_views):
     heads = [_logits(n_views=n_views, seed=0), _logits(c=7, n_views=n_views, seed=1)]
     ours = sum(self_classifier_loss(views) for views in heads) / len(heads)
     inputs = [view for views in heads for view in views]
-    ours_grads = torch.autograd.grad(ours, inputs)
     ref = SelfClassifierLoss()(heads)  # official defaults: row 0.1, col 0.05, eps 1e-12
-    ref_grads = torch.autograd.grad(ref, inputs)
-    torch.testing.assert_close(ours, ref)
-    for a, b in zip(ours_grads, ref_grads):
-        torch.testing.assert_close(a, b)
+    assert_same_values_and_grads(ours, ref, inputs)
 
 
 def test_matches_official_at_other_temperatures():
@@ -87,25 +82,16 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(lambda *v: siamese_ce_loss(list(v)), views)
 
 
-def _sgd_step(params, loss, lr):
-    # plain SGD by hand: torch.optim's first step costs ~2 s of lazy imports on a CPU
-    grads = torch.autograd.grad(loss, params)
-    with torch.no_grad():
-        for q, g in zip(params, grads):
-            q -= lr * g
-
-
 @pytest.mark.parametrize("loss_fn", [self_classifier_loss, siamese_ce_loss])
 def test_sgd_steps_lower_the_loss(loss_fn):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 10, generator=g)
     w = (0.3 * torch.randn(10, 8, generator=g)).requires_grad_()  # 8 classes
-    losses = []
-    for _ in range(30):
-        views = [(x + 0.5 * torch.randn(x.shape, generator=g)) @ w for _ in range(2)]
-        loss = loss_fn(views)
-        _sgd_step([w], loss, lr=0.1)
-        losses.append(loss.item())
+
+    def two_views_loss():
+        return loss_fn([(x + 0.5 * torch.randn(x.shape, generator=g)) @ w for _ in range(2)])
+
+    losses = sgd_losses(two_views_loss, [w], lr=0.1, steps=30)
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -7,14 +7,12 @@ import torch
 
 from sslkit.losses.twist import twist_loss
 
+from .helpers import correlated_views, noisy_linear_views, sgd_losses
 from .reference_extra import twist_ent_loss
 
 
 def logits(n=16, k=10, seed=0, scale=2.0):
-    g = torch.Generator().manual_seed(seed)
-    a = scale * torch.randn(n, k, generator=g, dtype=torch.float64)
-    b = a + scale * torch.randn(n, k, generator=g, dtype=torch.float64)
-    return a.requires_grad_(), b.requires_grad_()
+    return correlated_views(n, k, seed, scale=scale, noise=scale)
 
 
 @pytest.mark.parametrize("kw", [{}, {"lam1": 0.5, "lam2": 2.0, "tau": 0.5, "eps": 1e-3}])
@@ -61,21 +59,9 @@ def test_gradcheck():
 
 
 def test_optimiser_steps_lower_the_loss():
-    torch.manual_seed(0)
-    x = torch.randn(32, 8)
-    lin = torch.nn.Linear(8, 5)
-    opt = torch.optim.SGD(lin.parameters(), lr=0.5)
-    noise = [0.2 * torch.randn_like(x) for _ in range(2)]
-
-    def loss_fn():
-        return twist_loss(lin(x + noise[0]), lin(x + noise[1]))
-
-    first = loss_fn().item()
-    for _ in range(10):
-        opt.zero_grad()
-        loss_fn().backward()
-        opt.step()
-    assert loss_fn().item() < first
+    lin, embed = noisy_linear_views(out_dim=5, noise=0.2)
+    losses = sgd_losses(lambda: twist_loss(*embed()), lin.parameters(), lr=0.5, steps=11)
+    assert losses[10] < losses[0]  # after 10 steps
 
 
 def test_bad_input_raises():

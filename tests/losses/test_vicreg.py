@@ -1,16 +1,15 @@
+from functools import partial
+
 import pytest
 import torch
 
 from sslkit.losses import covariance_loss, invariance_loss, variance_loss, vicreg_loss
 
+from .helpers import assert_same_values_and_grads, bad_pair_shapes, correlated_views, sgd_losses
 from .reference import vicreg_forward
 
 
-def _views(n=16, d=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    z_a = 0.5 * torch.randn(n, d, generator=g, dtype=torch.float64)
-    z_b = z_a + 0.3 * torch.randn(n, d, generator=g, dtype=torch.float64)
-    return z_a.requires_grad_(), z_b.requires_grad_()
+_views = partial(correlated_views, scale=0.5, noise=0.3)
 
 
 @pytest.mark.parametrize("coeffs", [(25.0, 25.0, 1.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0),
@@ -18,13 +17,8 @@ def _views(n=16, d=8, seed=0):
 def test_matches_official_values_and_gradients(coeffs):
     # one coefficient at a time checks each term on its own, against the official forward
     z_a, z_b = _views()
-    ours = vicreg_loss(z_a, z_b, *coeffs)
-    ours_grads = torch.autograd.grad(ours, (z_a, z_b))
-    ref = vicreg_forward(z_a, z_b, *coeffs)
-    ref_grads = torch.autograd.grad(ref, (z_a, z_b))
-    torch.testing.assert_close(ours, ref)
-    for a, b in zip(ours_grads, ref_grads):
-        torch.testing.assert_close(a, b)
+    assert_same_values_and_grads(vicreg_loss(z_a, z_b, *coeffs),
+                                 vicreg_forward(z_a, z_b, *coeffs), (z_a, z_b))
 
 
 def test_terms_are_the_unweighted_pure_functions():
@@ -78,25 +72,17 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(vicreg_loss, (z_a, z_b))
 
 
-def _sgd_step(params, loss, lr):
-    # plain SGD by hand: torch.optim's first step costs ~2 s of lazy imports on a CPU
-    grads = torch.autograd.grad(loss, params)
-    with torch.no_grad():
-        for q, g in zip(params, grads):
-            q -= lr * g
-
-
 def test_sgd_steps_lower_the_loss():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(128, 10, generator=g)
     w = (0.1 * torch.randn(10, 6, generator=g)).requires_grad_()  # starts nearly collapsed
-    losses = []
-    for _ in range(20):
+
+    def loss_fn():
         z_a = (x + 0.2 * torch.randn(x.shape, generator=g)) @ w
         z_b = (x + 0.2 * torch.randn(x.shape, generator=g)) @ w
-        loss = vicreg_loss(z_a, z_b)
-        _sgd_step([w], loss, lr=0.01)
-        losses.append(loss.item())
+        return vicreg_loss(z_a, z_b)
+
+    losses = sgd_losses(loss_fn, [w], lr=0.01, steps=20)
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -112,12 +98,7 @@ def test_batch_of_one_raises_a_helpful_error(fn):
         fn(torch.randn(1, 4))
 
 
-@pytest.mark.parametrize("a_shape, b_shape, match", [
-    ((8, 4), (8, 5), r"z_a and z_b of the same shape"),
-    ((8, 4), (6, 4), r"same N samples"),
-    ((8,), (8,), r"1-D tensor"),
-    ((8, 3, 2), (8, 3, 2), r"flatten"),
-])
+@pytest.mark.parametrize("a_shape, b_shape, match", bad_pair_shapes())
 def test_bad_shapes_raise_a_helpful_error(a_shape, b_shape, match):
     with pytest.raises(ValueError, match=match):
         vicreg_loss(torch.randn(a_shape), torch.randn(b_shape))

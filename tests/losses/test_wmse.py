@@ -1,19 +1,18 @@
 """W-MSE loss and whitening: the official Whitening2d / WMSE, closed forms, gradients, bad input."""
 
+from functools import partial
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from sslkit.losses.wmse import whiten, wmse_loss
 
+from .helpers import correlated_views, noisy_linear_views, sgd_losses
 from .reference_extra import whitening2d, wmse
 
 
-def views(n=16, d=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    z_a = torch.randn(n, d, generator=g, dtype=torch.float64)
-    z_b = z_a + 0.5 * torch.randn(n, d, generator=g, dtype=torch.float64)
-    return z_a.requires_grad_(), z_b.requires_grad_()
+views = partial(correlated_views, d=4)
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
@@ -90,21 +89,9 @@ def test_gradcheck():
 
 
 def test_optimiser_steps_lower_the_loss():
-    torch.manual_seed(0)
-    x = torch.randn(32, 8)
-    lin = torch.nn.Linear(8, 4)
-    opt = torch.optim.SGD(lin.parameters(), lr=0.05)
-    noise = [0.3 * torch.randn_like(x) for _ in range(2)]
-
-    def loss_fn():
-        return wmse_loss(lin(x + noise[0]), lin(x + noise[1]))
-
-    first = loss_fn().item()
-    for _ in range(10):
-        opt.zero_grad()
-        loss_fn().backward()
-        opt.step()
-    assert loss_fn().item() < first
+    lin, embed = noisy_linear_views(out_dim=4, noise=0.3)
+    losses = sgd_losses(lambda: wmse_loss(*embed()), lin.parameters(), lr=0.05, steps=11)
+    assert losses[10] < losses[0]  # after 10 steps
 
 
 def test_bad_input_raises():
