@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from sslkit.distributed import all_reduce_mean
-from sslkit.losses import dino_loss
+from sslkit.losses import dino_center_update, dino_loss
 from sslkit.methods.ema import ema_update
 from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
 from sslkit.models import DINOHead
@@ -167,9 +167,10 @@ class DINO(nn.Module):
         # xi <- tau xi + (1 - tau) theta; BatchNorm statistics stay the teacher's own
         ema_update([self.teacher_backbone, self.teacher_head], [self.backbone, self.head], tau)
         if self._batch_center is not None:
-            # c <- m c + (1 - m) mean of the teacher logits (paper eq. 4, update_center)
-            m = self.cfg.center_momentum
-            self.center.mul_(m).add_(self._batch_center, alpha=1.0 - m)
+            # c <- m c + (1 - m) mean of the teacher logits (paper eq. 4, update_center), fed
+            # the mean over every process's crops, as the official code all-reduces it
+            self.center.copy_(dino_center_update(self.center, [self._batch_center],
+                                                 self.cfg.center_momentum))
             self._batch_center = None
 
 
