@@ -120,6 +120,23 @@ course.show_source(dino_center_update)
 # %%
 course.show_source(DINO.forward)
 
+# %% [markdown]
+# Multi-crop lives in `_student`: crops of equal size go through the backbone together (the
+# official `MultiCropWrapper`), and the head sees them all at once. For the first steps the
+# last layer of the head is frozen, as in the official code: its gradients are computed
+# and then dropped, by `after_backward`, which the loop calls between the backward pass and
+# the optimiser step:
+
+# %%
+course.show_source(DINO._student)
+
+# %%
+course.show_source(DINO.after_backward)
+
+# %% [markdown]
+# After the optimiser step, the teacher follows the student and the center follows the
+# teacher's outputs, with the `dino_center_update` shown above:
+
 # %%
 course.show_source(DINO.after_optimizer_step)
 
