@@ -63,6 +63,11 @@ def committed(path: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def load_state() -> dict:
+    """Which chapters the queue executed, when, and how long they took."""
+    return json.loads(STATE.read_text()) if STATE.exists() else {}
+
+
 def refresh_snapshot(chapter: str) -> str:
     """Check the snapshot out at HEAD with the chapter's revision in place; its source."""
     if not (SNAPSHOT / ".git").exists():
