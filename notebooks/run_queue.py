@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "runs" / "queue-snapshot"
 STATE = ROOT / "results" / "queue-state.json"  # not in results/cpu: stored runs only
-PID_FILE = Path("/tmp/sslkit-queue.pid")
+PID_FILE = ROOT / "runs" / "queue.pid"  # one queue per checkout
 ORDER = ["05_byol", "06_simsiam", "07_dino", "12_comparison", "09_barlow_twins", "11_beyond",
          "10_vicreg", "03_collapse", "01_augmentations", "04_amdim", "08_self_classifier",
          "02_aae"]
@@ -148,6 +148,16 @@ def pending() -> list[str]:
     return [c for c in ORDER if c in queued] + sorted(queued - set(ORDER))
 
 
+def _running_queue() -> int | None:
+    """The pid of a live queue of this checkout, if there is one."""
+    try:
+        pid = int(PID_FILE.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() and b"run_queue.py" in cmdline else None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,6 +172,12 @@ def main(argv=None) -> int:
             if chapter not in todo:
                 print(f"{chapter:20s} done {done['finished']} ({done['minutes']:.0f} min)")
         return 0
+    other = _running_queue()
+    if other:
+        print(f"a queue is already running for {ROOT} (pid {other}); stop it first "
+              f"(kill {other}) or watch it: tail -f runs/queue.log")
+        return 2
+    PID_FILE.parent.mkdir(parents=True, exist_ok=True)
     PID_FILE.write_text(str(os.getpid()))
     failed: set[str] = set()
     while True:
