@@ -12,8 +12,10 @@ import torchvision.datasets  # imported here so its ~1-3 s import is not charged
 from PIL import Image
 
 from sslkit.data import DATASETS, ImageData, load, make_shapes, make_volume_slices
-from sslkit.data import datasets, neighbour_slice_pairs, render_shape
-from sslkit.data.shapes import BACKGROUNDS, CLASSES, FIXED_COLOUR, ROTATION_ASYMMETRIC_CLASSES, ROTATION_ORDER
+from sslkit.data import aae_pairs, datasets, neighbour_slice_pairs, object_masks, render_shape
+from sslkit.data.shapes import (BACKGROUNDS, CLASSES, FIXED_COLOUR, OBJECT_VALUE_THRESHOLD,
+                                ROTATION_ASYMMETRIC_CLASSES, ROTATION_ORDER, object_alpha,
+                                random_backgrounds, random_foregrounds)
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
@@ -131,6 +133,54 @@ def test_make_shapes_class_and_background_subsets():
         make_shapes(10, classes=["circle", "hexagon"])
     with pytest.raises(ValueError, match="colour"):
         make_shapes(10, colour="grey")
+
+
+def test_object_masks_match_the_rendered_objects():
+    data = make_shapes(200, seed=4)
+    masks = object_masks(data)
+    assert masks.shape == (200, 32, 32) and 0 <= masks.min() and masks.max() <= 1
+    # a disc of radius 0.85 * scale (its SDF) covers pi r^2 of the image; the mask is where
+    # the object is
+    circles = make_shapes(50, seed=4, classes=["circle"])
+    expected = math.pi * (0.85 * circles.factors["scale"] * 32) ** 2
+    assert torch.allclose(object_masks(circles).sum(dim=(1, 2)), expected, rtol=0.03)
+    area = masks.sum(dim=(1, 2))
+    rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    centre_x = (masks * (cols + 0.5)).sum(dim=(1, 2)) / area / 32
+    assert (centre_x - data.factors["x"]).abs().max() < 0.08  # centroid vs centre
+    # the brightness threshold a recipe uses finds the same pixels
+    alpha = object_alpha(data.images.float() / 255)[:, 0]
+    assert ((alpha > 0.5) == (masks > 0.5)).float().mean() > 0.99
+    with pytest.raises(ValueError, match="lacks"):
+        object_masks(ImageData(data.images[:2], data.labels[:2], data.classes, "x"))
+
+
+def test_aae_pairs_move_the_object_onto_new_backgrounds_and_keep_it_clean_in_the_target():
+    data = make_shapes(64, seed=2)
+    augmented, target = aae_pairs(data, seed=0, occlusion=0.0)
+    assert augmented.shape == target.shape == data.images.shape and target.dtype == torch.uint8
+    inside = object_masks(data) > 0.99
+    outside = object_masks(data) < 0.01
+    # the object keeps its colour in both; the target's background is plain black
+    for image in (augmented, target):
+        assert (image.int() - data.images.int()).abs().amax(dim=1)[inside].float().mean() < 2
+    assert target.amax(dim=1)[outside].max() <= 3  # anti-aliasing: coverage < 0.01
+    # the input's background is a new one
+    assert (augmented.int() - data.images.int()).abs().amax(dim=1)[outside].float().mean() > 20
+    assert torch.equal(aae_pairs(data, seed=0, occlusion=0.0)[0], augmented)  # same seed
+    occluded, _ = aae_pairs(data, seed=0, occlusion=1.0)
+    assert (occluded != augmented).any(dim=1).float().mean() > 0.1
+    with pytest.raises(ValueError, match="probability"):
+        aae_pairs(data, occlusion=1.5)
+
+
+def test_random_backgrounds_and_foregrounds_follow_the_generator():
+    g = torch.Generator().manual_seed(0)
+    bg, fg = random_backgrounds(10, 16, g, kinds=["stripes"]), random_foregrounds(10, g)
+    assert bg.shape == (10, 3, 16, 16) and fg.shape == (10, 3, 1, 1)
+    # every object is brighter than every background: what object_alpha relies on
+    assert bg.amax(dim=1).max() < OBJECT_VALUE_THRESHOLD < fg.amax(dim=1).min()
+    assert bg.std(dim=(2, 3)).mean() > 0.02  # stripes, not flat
 
 
 def test_volume_slices_and_neighbour_pairs():

@@ -56,7 +56,7 @@ def shapes_recipe_for(base: str) -> bool:
     from sslkit.augment.recipes import RECIPES
 
     return base in RECIPES and base not in NOT_EXTENDED
-SHAPES_DEFAULTS = {"rotation": 180.0, "recolour": 1.0, "crop_scale": (0.25, 1.0)}
+SHAPES_DEFAULTS = {"rotation": 0.0, "recolour": 1.0, "background": 1.0, "crop_scale": (0.25, 1.0)}
 
 
 def rotate_border(x: Tensor, angle_deg: Tensor) -> Tensor:
@@ -69,57 +69,46 @@ def rotate_border(x: Tensor, angle_deg: Tensor) -> Tensor:
                           align_corners=False)
 
 
-def _hsv(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
-    """(N,) hue, saturation, value -> (N, 3, 1, 1) RGB."""
-    channels = []
-    for k in (5.0, 3.0, 1.0):
-        t = (k + h * 6.0) % 6.0
-        channels.append(v - v * s * torch.minimum(t, 4.0 - t).clamp(0.0, 1.0))
-    return torch.stack(channels, dim=1)[:, :, None, None]
-
-
-def recolour(x: Tensor, dark: Tensor, bright: Tensor) -> Tensor:
-    """float (N, 3, H, W) in [0, 1] -> the same images on a two-colour ramp.
-
-    dark, bright: (N, 3, 1, 1) RGB colours. Each pixel's HSV value, stretched to [0, 1] per
-    image, interpolates from `dark` (the image's darkest pixel) to `bright` (its brightest).
-    """
-    value = x.amax(dim=1, keepdim=True)  # N x 1 x H x W
-    low = value.amin(dim=(2, 3), keepdim=True)
-    high = value.amax(dim=(2, 3), keepdim=True)
-    t = (value - low) / (high - low).clamp_min(1e-3)
-    return torch.lerp(dark, bright, t)
-
-
 class ShapesStyle:
-    """The style changes of one view: rotation, then recolouring (see the module docstring)."""
+    """The style changes of one view: rotation, then a new object colour and a new background
+    (see the module docstring). Works on any batch of the shapes: the object is found by its
+    brightness (`sslkit.data.shapes.object_alpha`), so no factors are needed."""
 
-    def __init__(self, rotation: float, recolour: float):
-        if rotation < 0 or not 0 <= recolour <= 1:
-            raise ValueError(f"need rotation >= 0 degrees and 0 <= recolour <= 1; got "
-                             f"rotation={rotation}, recolour={recolour}")
-        self.rotation, self.recolour = float(rotation), float(recolour)
+    def __init__(self, rotation: float, recolour: float, background: float):
+        if rotation < 0 or not (0 <= recolour <= 1 and 0 <= background <= 1):
+            raise ValueError(f"need rotation >= 0 degrees and probabilities 0 <= recolour, "
+                             f"background <= 1; got rotation={rotation}, recolour={recolour}, "
+                             f"background={background}")
+        self.rotation, self.recolour, self.background = float(rotation), float(recolour), float(background)
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """uint8 (N, 3, H, W) -> uint8, every sample its own parameters."""
-        n, device = x.shape[0], x.device
-        rand = lambda: torch.rand(n, generator=generator, device=device)  # noqa: E731
+        from sslkit.data.shapes import object_alpha, random_backgrounds, random_foregrounds
+
+        n, size = x.shape[0], x.shape[-1]
+        rand = lambda: torch.rand(n, generator=generator, device=x.device)  # noqa: E731
         angle = (2 * rand() - 1) * self.rotation
-        apply = rand() < self.recolour
-        hues, sats = (rand(), rand()), (0.3 + 0.7 * rand(), 0.3 + 0.7 * rand())
-        dark_v, bright_v = 0.05 + 0.4 * rand(), 0.6 + 0.4 * rand()
-        swap = (rand() < 0.5)[:, None, None, None]
+        new_colour = (rand() < self.recolour)[:, None, None, None]
+        new_background = (rand() < self.background)[:, None, None, None]
+        colour, background = random_foregrounds(n, generator), random_backgrounds(n, size, generator)
         out = x.float().div_(255.0)
         if self.rotation > 0:
             out = rotate_border(out, angle)
-        if self.recolour > 0:
-            dark, bright = _hsv(hues[0], sats[0], dark_v), _hsv(hues[1], sats[1], bright_v)
-            dark, bright = torch.where(swap, bright, dark), torch.where(swap, dark, bright)
-            out = torch.where(apply[:, None, None, None], recolour(out, dark, bright), out)
+        if self.recolour > 0 or self.background > 0:
+            alpha = object_alpha(out)  # N x 1 x H x W
+            # the object's own colour: the mean of the pixels it covers fully
+            full = (alpha > 0.99).float()
+            own = (out * full).sum(dim=(2, 3), keepdim=True) / full.sum(dim=(2, 3), keepdim=True).clamp_min(1)
+            # the old background where it is kept: the image with the object removed is not
+            # known, so a kept background keeps the pixels outside the object as they are
+            fg = torch.where(new_colour, colour, own)
+            out = torch.where(new_background, torch.lerp(background, fg, alpha),
+                              torch.lerp(out, fg, alpha))
         return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
     def __repr__(self) -> str:
-        return f"ShapesStyle(rotation={self.rotation}, recolour={self.recolour})"
+        return (f"ShapesStyle(rotation={self.rotation}, recolour={self.recolour}, "
+                f"background={self.background})")
 
 
 class ShapesRecipe:
@@ -165,7 +154,7 @@ def build_shapes_recipe(image_size: int, mean: Sequence[float], std: Sequence[fl
         raise ValueError(f"the shapes recipe extends one of {', '.join(valid)}; got "
                          f"base={base!r} ({' and '.join(NOT_EXTENDED)} are not extended)")
     options = {**SHAPES_DEFAULTS, **overrides}
-    style = ShapesStyle(options.pop("rotation"), options.pop("recolour"))
+    style = ShapesStyle(options.pop("rotation"), options.pop("recolour"), options.pop("background"))
     crop_scale = options.pop("crop_scale")
     views = recipe_views(base, image_size, **options)
     n_global = 2  # DINO's local views keep their small crops

@@ -174,10 +174,10 @@ def _texture(kind: str, px: torch.Tensor, py: torch.Tensor, p: dict[str, torch.T
     raise ValueError(f"unknown background {kind!r}; the backgrounds are {', '.join(BACKGROUNDS)}")
 
 
-def _pixel_grid(b: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _pixel_grid(b: int, s: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Pixel centres in [-1, 1], (B, S, S) each: x to the right, y up (so rotations are
     counter-clockwise on screen)."""
-    centres = (torch.arange(s, dtype=torch.float32) + 0.5) * (2.0 / s) - 1.0
+    centres = (torch.arange(s, dtype=torch.float32, device=device) + 0.5) * (2.0 / s) - 1.0
     return centres.expand(b, s, s), -centres[:, None].expand(b, s, s)
 
 
@@ -207,7 +207,7 @@ def _paint_background(p: dict[str, torch.Tensor], background: torch.Tensor, nois
     bg_value, tex_angle, tex_freq, tex_phase, each (B,); background: (B,) indices into
     BACKGROUNDS; noise: (B, 1, 8, 8)."""
     b = len(background)
-    px, py = _pixel_grid(b, image_size)
+    px, py = _pixel_grid(b, image_size, background.device)
     col = lambda key: p[key][:, None, None]  # noqa: E731  (B,) -> (B, 1, 1)
     pattern = torch.empty_like(px)
     for k in background.unique().tolist():
@@ -216,7 +216,8 @@ def _paint_background(p: dict[str, torch.Tensor], background: torch.Tensor, nois
         pattern[idx] = _texture(BACKGROUNDS[k], px[idx], py[idx], params, noise[idx])
     # the texture modulates the HSV value only, and RGB is proportional to the value
     bg_value = col("bg_value") + _TEXTURE_AMPLITUDE * (pattern - 0.5)
-    return bg_value[:, None] * _hsv_to_rgb(col("bg_hue"), col("bg_saturation"), torch.ones(b, 1, 1))
+    return bg_value[:, None] * _hsv_to_rgb(col("bg_hue"), col("bg_saturation"),
+                                           torch.ones(b, 1, 1, device=px.device))
 
 
 def _foreground(p: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -352,6 +353,40 @@ def object_masks(data: ImageData) -> torch.Tensor:
     return _coverage(p, shape, data.image_size)[:, 0]
 
 
+# Every object is brighter than every background (HSV value >= 0.75 against <= 0.42 + half
+# the texture amplitude 0.11): a threshold on the value finds the object in any image.
+OBJECT_VALUE_THRESHOLD = 0.64
+
+
+def object_alpha(x: torch.Tensor) -> torch.Tensor:
+    """The object's coverage, (N, 1, H, W) in [0, 1], read off float images x (N, 3, H, W) in
+    [0, 1] of the shapes: a soft threshold of the HSV value (max of R, G, B) at
+    OBJECT_VALUE_THRESHOLD. What a recipe uses to repaint a view's colours and background
+    without the generator's factors."""
+    return ((x.amax(dim=1, keepdim=True) - 0.55) / 0.18).clamp_(0.0, 1.0)
+
+
+def random_backgrounds(n: int, image_size: int, generator: torch.Generator,
+                       kinds: Sequence[str] | None = None) -> torch.Tensor:
+    """n new backgrounds (N, 3, S, S) float in [0, 1], drawn as make_shapes draws them (texture
+    kind among `kinds`, default all BACKGROUNDS; hue, saturation, brightness, texture angle,
+    frequency and phase), on the generator's device."""
+    device = generator.device
+    kind_ids = torch.tensor(_options_index(kinds, BACKGROUNDS, "backgrounds"), device=device)
+    u = torch.rand(7, n, generator=generator, device=device)
+    noise = torch.rand(n, 1, _NOISE_GRID, _NOISE_GRID, generator=generator, device=device)
+    p = {"bg_hue": u[0], "bg_saturation": 0.15 + 0.5 * u[1], "bg_value": 0.15 + 0.27 * u[2],
+         "tex_angle": u[3], "tex_freq": u[4], "tex_phase": u[5]}
+    kind = kind_ids[(u[6] * len(kind_ids)).long().clamp_(max=len(kind_ids) - 1)]
+    return _paint_background(p, kind, noise, image_size)
+
+
+def random_foregrounds(n: int, generator: torch.Generator) -> torch.Tensor:
+    """n new object colours (N, 3, 1, 1), drawn as make_shapes' colour="random" draws them."""
+    u = torch.rand(3, n, generator=generator, device=generator.device)
+    return _foreground({"hue": u[0], "saturation": 0.6 + 0.4 * u[1], "value": 0.75 + 0.25 * u[2]})
+
+
 def aae_pairs(data: ImageData, seed: int = 0, *, occlusion: float = 0.5,
               background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
     """(input, target) pairs for the augmented autoencoder, as the article tells it: the input
@@ -378,24 +413,18 @@ def aae_pairs(data: ImageData, seed: int = 0, *, occlusion: float = 0.5,
     target = plain + (fg - plain) * alpha
 
     g = torch.Generator().manual_seed(seed)
-    u = torch.rand(n, 9, generator=g).unbind(dim=1)
-    noise = torch.rand(n, 1, _NOISE_GRID, _NOISE_GRID, generator=g)
-    p = {"bg_hue": u[0], "bg_saturation": 0.15 + 0.5 * u[1], "bg_value": 0.15 + 0.27 * u[2],
-         "tex_angle": u[3], "tex_freq": u[4], "tex_phase": u[5]}
-    kind = (u[6] * len(BACKGROUNDS)).long()
-    bg = _paint_background(p, kind, noise, s)
-    augmented = bg + (fg - bg) * alpha
+    augmented = torch.lerp(random_backgrounds(n, s, g), fg, alpha)
     # an occluder: an axis-aligned rectangle of 20-50 % of the side, filled with a second
-    # background's colours, drawn over the object where the coin says so
+    # background, drawn over the object where the coin says so
     corners = torch.rand(n, 2, generator=g)
     sides = 0.2 + 0.3 * torch.rand(n, 2, generator=g)
     centres = (torch.arange(s, dtype=torch.float32) + 0.5) / s
     x0, y0 = (corners * (1 - sides)).unbind(dim=1)
     inside_x = (centres >= x0[:, None]) & (centres < (x0 + sides[:, 0])[:, None])  # N x W
     inside_y = (centres >= y0[:, None]) & (centres < (y0 + sides[:, 1])[:, None])  # N x H
-    box = (inside_y[:, :, None] & inside_x[:, None, :])[:, None] & (u[7] < occlusion)[:, None, None, None]
-    occluder = _paint_background({k: v.roll(1) for k, v in p.items()}, kind.roll(1), noise.roll(1, 0), s)
-    augmented = torch.where(box, occluder, augmented)
+    occluded = torch.rand(n, generator=g) < occlusion
+    box = (inside_y[:, :, None] & inside_x[:, None, :])[:, None] & occluded[:, None, None, None]
+    augmented = torch.where(box, random_backgrounds(n, s, g), augmented)
     return _to_uint8(augmented), _to_uint8(target)
 
 
