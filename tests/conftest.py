@@ -11,8 +11,24 @@ from pathlib import Path
 
 import pytest
 
+from sslkit.data import load
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CIFAR10_TAR = SHARED_DATA / "cifar10-jpeg.tar.xz"
+
+
+@pytest.fixture(scope="session")
+def shapes32():
+    """(train, test): 256 and 128 images of the synthetic shapes at 32 px, the smoke runs'."""
+    return load("shapes", n=256), load("shapes", split="test", n=128)
+
+
+@pytest.fixture(scope="session")
+def shapes16():
+    """(train, test): 512 and 128 images at 16 px. 16 px keeps the collapse runs to seconds on
+    a shared CPU; SmallCNN works at 16 px."""
+    return load("shapes", n=512, image_size=16), load("shapes", split="test", n=128,
+                                                         image_size=16)
 
 
 @pytest.fixture(scope="session")

@@ -6,36 +6,22 @@ import math
 import pytest
 import torch
 
-import sslkit.methods as methods
-from sslkit.data import load
 from sslkit.losses.aae import aae_loss
-from sslkit.methods.aae import SPEC, AAE, AAEConfig
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.aae import AAE, AAEConfig
 from sslkit.train.optim import build_optimizer
 
+from .helpers import random_views, small_model, smoke_run
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
+views = random_views  # (augmented, clean)
 
 
 def small(**kw) -> AAE:
-    torch.manual_seed(0)
-    cfg = dict(latent_dim=8, image_size=16, decoder_widths=(16, 8, 8))
-    cfg.update(kw)
-    return AAE(build_backbone("smallcnn", widths=(8, 8, 16, 16)), AAEConfig(**cfg))
-
-
-def views(n=8, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+    return small_model(AAE, AAEConfig, **{"latent_dim": 8, "image_size": 16,
+                                          "decoder_widths": (16, 8, 8), **kw})
 
 
 def test_trains_at_smoke_with_finite_loss_and_a_spread_code(shapes32):
-    cfg = TrainConfig(method="aae", profile="smoke", steps=6, batch_size=32, train_size=256,
-                      eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("aae", shapes32)
     for h in result.history:
         assert {"mse", "std_l2", "rank"} <= h.keys() and math.isfinite(h["loss"])
         assert h["loss"] == pytest.approx(h["mse"])  # plain L2 by default
@@ -46,10 +32,8 @@ def test_trains_at_smoke_with_finite_loss_and_a_spread_code(shapes32):
 def test_reconstruction_loss_goes_down_over_a_few_steps(shapes32):
     """The loop's own steps on the shapes data: 20 steps at a 10x smoke lr lower the L2 by
     a clear margin (measured 1.13 -> 0.89, averages of the first and last three steps)."""
-    cfg = TrainConfig(method="aae", profile="smoke", steps=20, batch_size=32, train_size=256,
-                      eval_train_size=64, eval_test_size=64, log_every=1, warmup_steps=0,
-                      lr=0.02)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("aae", shapes32, steps=20, eval_train_size=64, eval_test_size=64,
+                       log_every=1, warmup_steps=0, lr=0.02)
     losses = [h["loss"] for h in result.history]
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.9 * first, losses
@@ -85,7 +69,7 @@ def test_bootstrap_ratio_averages_the_hardest_pixels():
 def test_wrong_image_size_and_missing_clean_view_are_refused():
     m = small()
     with pytest.raises(ValueError, match="'image_size': 32"):
-        m(views(size=32), step=0)
+        m(views(sizes=(32, 32)), step=0)
     with pytest.raises(ValueError, match="augmented, clean"):
         m(views()[:1], step=0)
 

@@ -6,33 +6,21 @@ import math
 import pytest
 import torch
 
-import sslkit.methods as methods
-from sslkit.data import load
 from sslkit.losses.amdim import amdim_loss_multiscale
-from sslkit.methods.amdim import SPEC, AMDIM, AMDIMConfig
+from sslkit.methods.amdim import AMDIM, AMDIMConfig
 from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
 
+from .helpers import random_views, small_model, smoke_run
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
+views = random_views
 
 
 def small(**kw) -> AMDIM:
-    torch.manual_seed(0)
-    return AMDIM(build_backbone("smallcnn", widths=(8, 8, 16, 16)), AMDIMConfig(n_rkhs=16, **kw))
-
-
-def views(n=8, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+    return small_model(AMDIM, AMDIMConfig, n_rkhs=16, **kw)
 
 
 def test_trains_at_smoke_with_finite_terms_and_no_collapse(shapes32):
-    cfg = TrainConfig(method="amdim", profile="smoke", steps=6, batch_size=32, train_size=256,
-                      eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("amdim", shapes32)
     for h in result.history:
         terms = ("nce", "reg", "nce_g2l_last", "nce_g2l_prev", "nce_l2l")
         assert set(terms) <= h.keys() and all(math.isfinite(h[k]) for k in terms)

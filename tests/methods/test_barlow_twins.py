@@ -2,45 +2,27 @@
 cross-correlation matrix chapter 9 shows."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 
-import sslkit.methods as methods
-from sslkit.data import load
 from sslkit.losses import barlow_twins_loss, cross_correlation
-from sslkit.methods.barlow_twins import SPEC, BarlowTwins, BarlowTwinsConfig
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.barlow_twins import BarlowTwins, BarlowTwinsConfig
 
+from .helpers import random_views, small_model, smoke_run
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
-
-
-def tiny(**kw) -> TrainConfig:
-    base = dict(method="barlowtwins", profile="smoke", steps=6, batch_size=32, train_size=256,
-                eval_train_size=256, eval_test_size=128, log_every=2)
-    return TrainConfig(**{**base, **kw})
+views = partial(random_views, n=16)
 
 
 def small(**kw) -> BarlowTwins:
-    torch.manual_seed(0)
-    return BarlowTwins(build_backbone("smallcnn", widths=(8, 8, 16, 16)),
-                       BarlowTwinsConfig(projector=(32, 32, 32), **kw))
-
-
-def views(n=16, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+    return small_model(BarlowTwins, BarlowTwinsConfig, projector=(32, 32, 32), **kw)
 
 
 @pytest.mark.parametrize("projector_norm", ["bn", "none"])
 def test_trains_at_smoke_with_finite_terms_and_no_collapse(shapes32, projector_norm):
-    result = train(tiny(method_args={"projector_norm": projector_norm}),
-                   train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("barlowtwins", shapes32, method_args={"projector_norm": projector_norm})
     for h in result.history:
         assert {"on_diag", "off_diag", "std_l2", "rank"} <= h.keys()
         assert all(math.isfinite(h[k]) for k in ("loss", "on_diag", "off_diag"))

@@ -3,42 +3,28 @@ and mu: buffers (checkpointed, no gradient) updated after the optimiser step as 
 code updates them."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import sslkit.methods as methods
-from sslkit.data import load
 from sslkit.losses.corinfomax import corinfomax_loss
-from sslkit.methods.corinfomax import SPEC, CorInfoMax, CorInfoMaxConfig
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.corinfomax import CorInfoMax, CorInfoMaxConfig
 from sslkit.train.optim import build_optimizer
 
+from .helpers import random_views, small_model, smoke_run
+
 BUFFERS = ("R_a", "R_b", "mu_a", "mu_b")
-
-
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
+views = partial(random_views, n=32)
 
 
 def small(**kw) -> CorInfoMax:
-    torch.manual_seed(0)
-    return CorInfoMax(build_backbone("smallcnn", widths=(8, 8, 16, 16)),
-                      CorInfoMaxConfig(projector=(32, 8), **kw))
-
-
-def views(n=32, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+    return small_model(CorInfoMax, CorInfoMaxConfig, projector=(32, 8), **kw)
 
 
 def test_trains_at_smoke_with_finite_terms_and_no_collapse(shapes32):
-    cfg = TrainConfig(method="corinfomax", profile="smoke", steps=6, batch_size=32,
-                      train_size=256, eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("corinfomax", shapes32)
     alpha = result.config.method_args["alpha"]
     for h in result.history:
         assert {"invariance", "covariance", "std_l2", "rank"} <= h.keys()

@@ -3,44 +3,28 @@ the schedules, multi-crop, and the chapter-7 claims of paper Sec. 5.3 / Fig. 7: 
 alone collapses to the uniform output, sharpening alone to one dimension, both do not."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
-from torch import nn
 
-import sslkit.methods as methods
 from sslkit.augment import build_recipe
-from sslkit.data import load
-from sslkit.methods.dino import DINO, SPEC, DINOConfig, _resolution_runs
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.dino import DINO, DINOConfig, _resolution_runs
 from sslkit.train.optim import build_optimizer
 from sslkit.train.schedules import ema_momentum
 
+from .helpers import (assert_ema_update, assert_float32_loss_under_bf16, assert_not_optimised,
+                      assert_sync_batchnorm_converts, assert_target_is_a_copy, random_views,
+                      small_model, smoke_run)
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
-
-
-@pytest.fixture(scope="module")
-def shapes16():
-    # 16 px keeps the collapse runs to seconds on a shared CPU
-    return load("shapes", n=512, image_size=16), load("shapes", split="test", n=128,
-                                                         image_size=16)
+# 2 global crops, then local crops (smaller), as the 'dino' recipe returns them
+views = partial(random_views, sizes=(16, 16, 8, 8))
 
 
 def small_dino(**kw) -> DINO:
-    torch.manual_seed(0)
-    cfg = DINOConfig(**{"out_dim": 32, "hidden_dim": 32, "bottleneck_dim": 16,
-                        "freeze_last_layer_steps": 2, **kw})
-    return DINO(build_backbone("smallcnn", widths=(8, 8, 16, 16)), cfg)
-
-
-def views(n=8, sizes=(16, 16, 8, 8), seed=0):
-    """2 global crops, then local crops (smaller), as the 'dino' recipe returns them."""
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, s, s, generator=g) for s in sizes]
+    return small_model(DINO, DINOConfig, **{"out_dim": 32, "hidden_dim": 32,
+                                             "bottleneck_dim": 16, "freeze_last_layer_steps": 2,
+                                             **kw})
 
 
 def teacher_params(m: DINO) -> list[torch.Tensor]:
@@ -52,9 +36,7 @@ def student_params(m: DINO) -> list[torch.Tensor]:
 
 
 def test_trains_at_smoke_with_finite_loss_terms_and_no_collapse(shapes32):
-    cfg = TrainConfig(method="dino", profile="smoke", steps=6, batch_size=32, train_size=256,
-                      eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("dino", shapes32)
     assert all(math.isfinite(h["loss"]) for h in result.history)
     assert all({"teacher_entropy", "kl", "teacher_temp", "std_l2", "rank"} <= h.keys()
                for h in result.history)
@@ -98,8 +80,7 @@ def test_no_gradient_reaches_the_teacher():
         assert not p.requires_grad and p.grad is None
     assert all(p.grad is not None for p in student_params(m) if p.requires_grad)
     opt = build_optimizer("adamw", m, lr=1e-3, weight_decay=0.04)
-    seen = {id(p) for g in opt.param_groups for p in g["params"]}
-    assert not seen & {id(p) for p in teacher_params(m)}
+    assert_not_optimised(opt, teacher_params(m))
 
 
 def test_last_layer_gets_no_gradient_while_frozen():
@@ -122,9 +103,7 @@ def test_last_layer_gets_no_gradient_while_frozen():
 
 def test_teacher_starts_as_a_copy_of_the_student():
     m = small_dino()
-    for xi, theta in zip(teacher_params(m), student_params(m)):
-        torch.testing.assert_close(xi, theta)
-        assert xi.data_ptr() != theta.data_ptr()
+    assert_target_is_a_copy(teacher_params(m), student_params(m))
 
 
 def test_ema_update_is_tau_xi_plus_one_minus_tau_theta():
@@ -133,14 +112,7 @@ def test_ema_update_is_tau_xi_plus_one_minus_tau_theta():
     step = 3
     tau = float(ema_momentum(0.9, 10)[step])
     assert 0.9 < tau < 1.0
-    with torch.no_grad():  # stand-in for an optimiser step on the student
-        for p in student_params(m):
-            p.add_(torch.randn_like(p))
-    xi_before = [p.detach().clone() for p in teacher_params(m)]
-    theta = [p.detach().clone() for p in student_params(m)]
-    m.after_optimizer_step(step)
-    for xi_new, xi, th in zip(teacher_params(m), xi_before, theta):
-        torch.testing.assert_close(xi_new, tau * xi + (1 - tau) * th)
+    assert_ema_update(m, step, tau, partial(student_params, m), partial(teacher_params, m))
 
 
 def test_center_is_updated_after_the_step_with_the_teacher_batch_mean():
@@ -189,17 +161,14 @@ def test_bad_configs_and_inputs_raise():
 
 
 def test_sync_batchnorm_conversion_and_bf16_autocast():
-    m = nn.SyncBatchNorm.convert_sync_batchnorm(small_dino())
-    assert not any(type(x) in (nn.BatchNorm1d, nn.BatchNorm2d) for x in m.modules())
+    m = assert_sync_batchnorm_converts(small_dino())
     assert not any(p.requires_grad for p in teacher_params(m))
     m = small_dino()
     m.on_train_start(3)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = m(views(), 0)
-    assert out.loss.dtype == torch.float32 and math.isfinite(float(out.loss.detach()))
+    assert_float32_loss_under_bf16(m, views())
 
 
-def test_centering_alone_goes_uniform_sharpening_alone_one_hot_both_neither(shapes16):
+def test_centering_or_sharpening_alone_collapses_both_do_not_at_teacher_temp_0_01(shapes16):
     """Paper Sec. 5.3 / Fig. 7, seeded: with one operation missing the KL goes to 0 and the
     teacher entropy to log K (centering alone) or 0 (sharpening alone); with both, neither.
 
@@ -207,22 +176,20 @@ def test_centering_alone_goes_uniform_sharpening_alone_one_hot_both_neither(shap
     nats) with seeds 0-2: centering alone 0.999, KL 0.005-0.007; sharpening alone 0.000-
     0.013 (its KL still 0.004-0.3 at 60 steps); both 0.33-0.53, KL 1.6-2.4 (0.48 and KL 2.2
     after 150 steps: it settles in between).
-    The teacher temperature is 0.01, not the paper's 0.04 (App. D's sweep spans 0-0.06): in
-    60 steps at 16 px the tiny network has barely started to tell images apart, and with
-    0.04 the run with both operations was still drifting towards the uniform output
-    (0.86-0.96 log K with KL 0.1-0.5 after 60-120 steps)."""
+    Not the book's setting: the teacher temperature is 0.01, not the paper's and the book's
+    0.04 (App. D's sweep spans 0-0.06), so that the test takes seconds. In 60 steps at 16 px
+    the tiny network has barely started to tell images apart, and with 0.04 the run with
+    both operations was still drifting towards the uniform output (0.86-0.96 log K with KL
+    0.1-0.5 after 60-120 steps)."""
     k = 64
     h, kl = {}, {}
     for name, centering, sharpening in (("centering", True, False),
                                         ("sharpening", False, True), ("both", True, True)):
-        cfg = TrainConfig(method="dino", profile="smoke", steps=60, batch_size=32,
-                          eval_train_size=256, eval_test_size=128, log_every=10, lr=5e-3,
-                          method_args=dict(out_dim=k, centering=centering,
-                                           sharpening=sharpening, teacher_temp=0.01,
-                                           warmup_teacher_temp=0.01, student_temp=0.1,
-                                           momentum_teacher=0.95, n_local=0,
-                                           freeze_last_layer_steps=0))
-        r = train(cfg, train_data=shapes16[0], test_data=shapes16[1], progress=False)
+        r = smoke_run("dino", shapes16, steps=60, train_size=None, log_every=10, lr=5e-3,
+                      method_args=dict(out_dim=k, centering=centering, sharpening=sharpening,
+                                       teacher_temp=0.01, warmup_teacher_temp=0.01,
+                                       student_temp=0.1, momentum_teacher=0.95, n_local=0,
+                                       freeze_last_layer_steps=0))
         h[name] = r.history[-1]["teacher_entropy"] / math.log(k)
         kl[name] = r.history[-1]["kl"]
     assert h["centering"] > 0.9 and kl["centering"] < 0.05, (h, kl)  # uniform

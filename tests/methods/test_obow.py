@@ -2,6 +2,7 @@
 views, the vocabulary state changing only after the optimiser step, bad configurations."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
@@ -14,17 +15,15 @@ from sslkit.train import TrainConfig, train
 from sslkit.train.loop import set_up
 from sslkit.train.optim import build_optimizer
 
+from .helpers import (assert_float32_loss_under_bf16, assert_not_optimised, random_views,
+                      small_model)
+
+# the teacher's view, the student's global crop, then its local crops
+views = partial(random_views, sizes=(32, 32, 16, 16))
+
 
 def small(**kw) -> OBoW:
-    torch.manual_seed(0)
-    cfg = OBoWConfig(**{"num_words": 32, "n_local": 2, **kw})
-    return OBoW(build_backbone("smallcnn", widths=(8, 8, 16, 16)), cfg)
-
-
-def views(n=8, sizes=(32, 32, 16, 16), seed=0):
-    """The teacher's view, the student's global crop, then its local crops."""
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, s, s, generator=g) for s in sizes]
+    return small_model(OBoW, OBoWConfig, **{"num_words": 32, "n_local": 2, **kw})
 
 
 def vocab_state(m: OBoW) -> list[torch.Tensor]:
@@ -69,8 +68,7 @@ def test_no_gradient_reaches_the_teacher_or_the_vocabulary():
     assert all(p.grad is not None and p.grad.abs().sum() > 0
                for p in [*m.backbone.parameters(), *m.generators.parameters()])
     opt = build_optimizer("sgd", m, lr=0.1, weight_decay=5e-4)
-    seen = {id(p) for g in opt.param_groups for p in g["params"]}
-    assert not seen & {id(p) for p in m.teacher_backbone.parameters()}
+    assert_not_optimised(opt, m.teacher_backbone.parameters())
 
 
 def test_vocabulary_changes_after_the_optimiser_step_not_in_forward():
@@ -98,9 +96,7 @@ def test_one_kind_of_crop_without_local_crops():
 def test_bf16_autocast_keeps_the_loss_in_float32():
     m = small()
     m.on_train_start(3)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = m(views(), 0)
-    assert out.loss.dtype == torch.float32 and math.isfinite(float(out.loss.detach()))
+    assert_float32_loss_under_bf16(m, views())
 
 
 def test_bad_configs_and_inputs_raise():

@@ -6,46 +6,34 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-import sslkit.methods as methods
 from sslkit.augment import normalize
 from sslkit.data import load
 from sslkit.evaluate import cluster_accuracy, nmi
 from sslkit.losses import self_classifier_loss, siamese_ce_loss
-from sslkit.methods.self_classifier import SPEC, SelfClassifier, SelfClassifierConfig
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.self_classifier import SelfClassifier, SelfClassifierConfig
 
+from .helpers import (assert_float32_loss_under_bf16, assert_sync_batchnorm_converts, random_views,
+                      small_model, smoke_run)
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
+views = random_views
 
 
 @pytest.fixture(scope="module")
 def shapes16():
-    # 16 px keeps the collapse runs to seconds on a shared CPU
+    """tests/conftest.py's shapes16 with 256 held-out images (not 128): the claim reads the
+    fractions of them in each cluster."""
     return load("shapes", n=512, image_size=16), load("shapes", split="test", n=256,
                                                          image_size=16)
 
 
 def small_sc(**kw) -> SelfClassifier:
-    torch.manual_seed(0)
-    cfg = SelfClassifierConfig(**{"hidden_dim": 32, "dim": 16, "num_classes": 5, **kw})
-    return SelfClassifier(build_backbone("smallcnn", widths=(8, 8, 16, 16)), cfg)
-
-
-def views(n=8, sizes=(16, 16), seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, s, s, generator=g) for s in sizes]
+    return small_model(SelfClassifier, SelfClassifierConfig,
+                       **{"hidden_dim": 32, "dim": 16, "num_classes": 5, **kw})
 
 
 def test_trains_at_smoke_with_finite_loss_terms_and_no_collapse(shapes32):
-    cfg = TrainConfig(method="selfclassifier", profile="smoke", steps=6, batch_size=32,
-                      train_size=256, eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("selfclassifier", shapes32)
     assert all(math.isfinite(h["loss"]) for h in result.history)
     assert all({"classes_used", "largest_class_fraction", "std_l2", "rank"} <= h.keys()
                for h in result.history)
@@ -127,12 +115,8 @@ def test_bad_configs_and_inputs_raise():
 
 
 def test_sync_batchnorm_conversion_and_bf16_autocast():
-    m = nn.SyncBatchNorm.convert_sync_batchnorm(small_sc())
-    assert not any(type(x) in (nn.BatchNorm1d, nn.BatchNorm2d) for x in m.modules())
-    m = small_sc()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = m(views(), 0)
-    assert out.loss.dtype == torch.float32 and math.isfinite(float(out.loss.detach()))
+    assert_sync_batchnorm_converts(small_sc())
+    assert_float32_loss_under_bf16(small_sc(), views())
 
 
 def test_naive_cross_entropy_collapses_to_one_class_uniform_prior_does_not(shapes16):
@@ -147,11 +131,8 @@ def test_naive_cross_entropy_collapses_to_one_class_uniform_prior_does_not(shape
     x_test = normalize(test_data.images, mean, std)
     largest, scores = {}, {}
     for uniform_prior in (False, True):
-        cfg = TrainConfig(method="selfclassifier", profile="smoke", steps=30, batch_size=32,
-                          eval_train_size=256, eval_test_size=128, log_every=10,
-                          method_args=dict(num_classes=10, uniform_prior=uniform_prior,
-                                           n_local=0))
-        r = train(cfg, train_data=train_data, test_data=test_data, progress=False)
+        r = smoke_run("selfclassifier", shapes16, steps=30, train_size=None, log_every=10,
+                      method_args=dict(num_classes=10, uniform_prior=uniform_prior, n_local=0))
         pred = r.method.predict_clusters(x_test)
         largest[uniform_prior] = torch.bincount(pred, minlength=10).max().item() / len(pred)
         scores[uniform_prior] = (nmi(pred, test_data.labels),

@@ -7,34 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-from sslkit.data import load
-from sslkit.methods.simsiam import SPEC, SimSiam, SimSiamConfig
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.simsiam import SimSiam, SimSiamConfig
 from sslkit.train.optim import build_optimizer
 
+from .helpers import (assert_float32_loss_under_bf16, assert_not_optimised, random_views,
+                      small_model, smoke_run)
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
-
-
-@pytest.fixture(scope="module")
-def shapes16():
-    # 16 px keeps the collapse runs to seconds on a shared CPU; SmallCNN works at 16 px
-    return load("shapes", n=512, image_size=16), load("shapes", split="test", n=128,
-                                                         image_size=16)
+views = random_views
 
 
 def small_simsiam(**kw) -> SimSiam:
-    torch.manual_seed(0)
-    cfg = SimSiamConfig(proj_hidden_dim=32, dim=16, pred_dim=8, **kw)
-    return SimSiam(build_backbone("smallcnn", widths=(8, 8, 16, 16)), cfg)
-
-
-def views(n=8, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+    return small_model(SimSiam, SimSiamConfig, proj_hidden_dim=32, dim=16, pred_dim=8, **kw)
 
 
 def grads(m: nn.Module) -> list[torch.Tensor]:
@@ -45,9 +28,7 @@ def grads(m: nn.Module) -> list[torch.Tensor]:
 
 
 def test_trains_at_smoke_with_finite_loss_terms_and_no_collapse(shapes32):
-    cfg = TrainConfig(method="simsiam", profile="smoke", steps=6, batch_size=32,
-                      train_size=256, eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("simsiam", shapes32)
     assert all(math.isfinite(h["loss"]) for h in result.history)
     assert all({"cos_sim", "std_l2", "rank"} <= h.keys() for h in result.history)
     h = result.history[-1]
@@ -103,8 +84,7 @@ def test_fixed_random_predictor_is_not_trained():
     m = small_simsiam(predictor="fixed_random")
     assert not any(p.requires_grad for p in m.predictor.parameters())
     opt = build_optimizer("sgd", m, lr=0.5, weight_decay=0.0)
-    seen = {id(p) for g in opt.param_groups for p in g["params"]}
-    assert not seen & {id(p) for p in m.predictor.parameters()}
+    assert_not_optimised(opt, m.predictor.parameters())
     before = [p.detach().clone() for p in m.predictor.parameters()]
     m(views(), 0).loss.backward()
     opt.step()
@@ -115,10 +95,7 @@ def test_fixed_random_predictor_is_not_trained():
 
 
 def test_loss_is_float32_under_bf16_autocast():
-    m = small_simsiam()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = m(views(), 0)
-    assert out.loss.dtype == torch.float32 and math.isfinite(float(out.loss.detach()))
+    assert_float32_loss_under_bf16(small_simsiam(), views())
 
 
 def test_without_stop_gradient_simsiam_collapses(shapes16):
@@ -137,11 +114,9 @@ def test_without_stop_gradient_simsiam_collapses(shapes16):
     on (std x sqrt(d) about 0.4 after 200 steps), which is the paper's curve at its scale."""
     metrics = {}
     for stop_gradient in (True, False):
-        cfg = TrainConfig(method="simsiam", profile="smoke", steps=40, batch_size=64,
-                          train_size=512, eval_train_size=256, eval_test_size=128,
-                          optimizer="sgd", lr=2.0, weight_decay=1e-4, warmup_steps=0,
-                          log_every=40, method_args=dict(stop_gradient=stop_gradient))
-        r = train(cfg, train_data=shapes16[0], test_data=shapes16[1], progress=False)
+        r = smoke_run("simsiam", shapes16, steps=40, batch_size=64, train_size=512,
+                      optimizer="sgd", lr=2.0, weight_decay=1e-4, warmup_steps=0,
+                      log_every=40, method_args=dict(stop_gradient=stop_gradient))
         d = r.config.method_args["dim"]
         h = r.history[-1]
         metrics[stop_gradient] = dict(std=h["std_l2"] * math.sqrt(d), rank=h["rank"])

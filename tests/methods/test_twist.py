@@ -2,39 +2,26 @@
 and the class distributions the diagnostics read."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 
-import sslkit.methods as methods
-from sslkit.data import load
 from sslkit.losses.twist import twist_loss
-from sslkit.methods.twist import SPEC, TWIST, TWISTConfig
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.twist import TWIST, TWISTConfig
 
+from .helpers import random_views, small_model, smoke_run
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
+views = partial(random_views, n=16)
 
 
 def small(**kw) -> TWIST:
-    torch.manual_seed(0)
-    return TWIST(build_backbone("smallcnn", widths=(8, 8, 16, 16)),
-                 TWISTConfig(hidden_dim=32, num_classes=10, **kw))
-
-
-def views(n=16, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+    return small_model(TWIST, TWISTConfig, hidden_dim=32, num_classes=10, **kw)
 
 
 def test_trains_at_smoke_with_finite_terms_and_no_collapse(shapes32):
-    cfg = TrainConfig(method="twist", profile="smoke", steps=6, batch_size=32, train_size=256,
-                      eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("twist", shapes32)
     k = result.config.method_args["num_classes"]
     for h in result.history:
         assert {"consistency", "sharpness", "diversity", "std_l2", "rank"} <= h.keys()

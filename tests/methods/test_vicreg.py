@@ -24,12 +24,13 @@ from functools import lru_cache
 import pytest
 import torch
 
-import sslkit.methods as methods
 from sslkit import evaluate
 from sslkit.augment import normalize
 from sslkit.data import load
-from sslkit.methods.vicreg import SPEC
-from sslkit.train import TrainConfig, train
+from sslkit.losses import vicreg_loss
+from sslkit.methods.vicreg import VICReg, VICRegConfig
+
+from .helpers import small_model, smoke_run
 
 VARIANTS = {
     "full": {},
@@ -41,7 +42,8 @@ VARIANTS = {
 
 @lru_cache(maxsize=None)
 def shapes16():
-    # 16 px keeps each collapse run to a few seconds on a shared CPU
+    # 16 px keeps each collapse run to a few seconds on a shared CPU; 256 training images
+    # (not the shapes16 fixture's 512) and 256 held-out images for the diagnostics
     return load("shapes", n=256, image_size=16), load("shapes", split="test", n=256,
                                                        image_size=16)
 
@@ -51,11 +53,8 @@ def run(variant: str, seed: int = 0):
     """Train one variant (cached: several tests read the same run); return the run and the
     diagnostics of its embedding of the 256 test images."""
     train_data, test_data = shapes16()
-    cfg = TrainConfig(method="vicreg", profile="smoke", steps=60, batch_size=32,
-                      train_size=256, eval_train_size=256, eval_test_size=128, seed=seed,
-                      lr=0.08, log_every=5,
-                      method_args={"expander": (64, 64, 64), **VARIANTS[variant]})
-    result = train(cfg, train_data=train_data, test_data=test_data, progress=False)
+    result = smoke_run("vicreg", shapes16(), steps=60, seed=seed, lr=0.08, log_every=5,
+                       method_args={"expander": (64, 64, 64), **VARIANTS[variant]})
     method = result.method.eval()
     mean, std = train_data.mean_std()
     with torch.no_grad():
@@ -100,17 +99,10 @@ def test_the_mse_alone_collapses():
 # ---- backbone_b: branches that share neither weights nor architecture (chapter 10) ----
 
 def _two_branch(**kw):
-    from sslkit.methods.vicreg import VICReg, VICRegConfig
-    from sslkit.models import build_backbone
-
-    torch.manual_seed(0)
-    return VICReg(build_backbone("smallcnn", widths=(8, 8, 16, 32)),
-                  VICRegConfig(expander=(32, 32, 32), **kw))
+    return small_model(VICReg, VICRegConfig, widths=(8, 8, 16, 32), expander=(32, 32, 32), **kw)
 
 
 def test_default_shares_one_network_for_both_views():
-    from sslkit.losses import vicreg_loss
-
     m = _two_branch()
     assert m.backbone_b is None and m.expander_b is None
     g = torch.Generator().manual_seed(0)
@@ -121,8 +113,6 @@ def test_default_shares_one_network_for_both_views():
 
 
 def test_backbone_b_gives_view_b_its_own_network_of_another_architecture():
-    from sslkit.losses import vicreg_loss
-
     m = _two_branch(backbone_b="smallcnn", backbone_b_args={"widths": (8, 8, 16, 16)})
     assert m.backbone_b.out_dim == 16 != m.backbone.out_dim  # another architecture
     assert m.expander_b[0].in_features == 16 and m.expander_b is not m.expander
@@ -139,13 +129,9 @@ def test_backbone_b_gives_view_b_its_own_network_of_another_architecture():
 
 
 def test_separate_branches_train_without_collapse():
-    train_data, test_data = shapes16()
-    cfg = TrainConfig(method="vicreg", profile="smoke", steps=30, batch_size=32,
-                      train_size=256, eval_train_size=256, eval_test_size=128, lr=0.08,
-                      log_every=10, method_args={"expander": (64, 64, 64),
-                                                 "backbone_b": "smallcnn",
-                                                 "backbone_b_args": {"widths": [16, 16, 32, 64]}})
-    result = train(cfg, train_data=train_data, test_data=test_data, progress=False)
+    result = smoke_run("vicreg", shapes16(), steps=30, lr=0.08, log_every=10,
+                       method_args={"expander": (64, 64, 64), "backbone_b": "smallcnn",
+                                    "backbone_b_args": {"widths": [16, 16, 32, 64]}})
     last = result.history[-1]
     assert math.isfinite(last["loss"])
     # hinge mean(relu(1 - std)): measured 0.73 (shared network: 0.66); collapse gives ~0.98

@@ -2,39 +2,25 @@
 sizes that cannot be whitened."""
 
 import math
+from functools import partial
 
 import pytest
 import torch
 
-import sslkit.methods as methods
-from sslkit.data import load
 from sslkit.losses.wmse import wmse_loss
-from sslkit.methods.wmse import SPEC, WMSE, WMSEConfig
-from sslkit.models import build_backbone
-from sslkit.train import TrainConfig, train
+from sslkit.methods.wmse import WMSE, WMSEConfig
 
+from .helpers import random_views, small_model, smoke_run
 
-@pytest.fixture(scope="module")
-def shapes32():
-    return load("shapes", n=256), load("shapes", split="test", n=128)
+views = partial(random_views, n=32)
 
 
 def small(**kw) -> WMSE:
-    torch.manual_seed(0)
-    cfg = dict(projector=(32, 8), w_size=16)
-    cfg.update(kw)
-    return WMSE(build_backbone("smallcnn", widths=(8, 8, 16, 16)), WMSEConfig(**cfg))
-
-
-def views(n=32, size=16, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(n, 3, size, size, generator=g) for _ in range(2)]
+    return small_model(WMSE, WMSEConfig, **{"projector": (32, 8), "w_size": 16, **kw})
 
 
 def test_trains_at_smoke_with_finite_loss_and_no_collapse(shapes32):
-    cfg = TrainConfig(method="wmse", profile="smoke", steps=6, batch_size=32, train_size=256,
-                      eval_train_size=256, eval_test_size=128, log_every=2)
-    result = train(cfg, train_data=shapes32[0], test_data=shapes32[1], progress=False)
+    result = smoke_run("wmse", shapes32)
     for h in result.history:
         assert {"mse", "std_l2", "rank"} <= h.keys() and math.isfinite(h["loss"])
         assert 0.0 <= h["mse"] <= 4.0  # 2 - 2 cos
