@@ -1,25 +1,188 @@
-"""Is the embedded shapes set learnable by SSL at the cpu profile, and are its textured
-backgrounds a shortcut? VICReg for a 150 s budget on the default shapes and on shapes with
-flat backgrounds, each beside its randomly initialised backbone (same kNN protocol).
+"""Does self-supervised learning visibly work on the embedded shapes? (issue 12)
 
-    python benchmarks/shapes_learnability.py   # writes results/tuning/shapes_learnability.json
+Every run is the command a user types, `python -m sslkit train --method M --profile P
+--seed S`, in a subprocess: its wall-clock and CPU time (user + system, of the process and
+its threads) include generating the data set, training and both kNN evaluations. Its last
+line gives the trained kNN beside the untrained one (the same backbone at its random
+initialisation, the same kNN protocol); the full-precision numbers are read back from the
+run's results.json and recomputed with `course.random_init_knn`.
+
+Parts (--part, any of them; default main):
+    main       VICReg at the smoke profile (the README's main job), per seed
+    smoke      every joint-embedding method at the smoke profile, per seed
+    old        the photo recipe (`--recipe-set` cannot switch recipes, so in-process):
+               VICReg with recipe="vicreg" on the shapes, i.e. what the main job did before
+    probes     factor_probes of the untrained and the trained VICReg backbone, with the
+               shapes recipe, and with its recolouring or its new backgrounds switched off
+               (the factor left un-augmented is kept)
+
+    python benchmarks/shapes_learnability.py --part main smoke probes --seeds 0 1 2
+Writes results/shapes_learnability.json (merged with the parts already there).
 """
-import dataclasses, json
-from sslkit import data as sdata, course
-from sslkit.train import TrainConfig, train
-from sslkit.train.budget import steps_for_budget
-out = {}
-for name, kw in {"textured (default)": {}, "flat backgrounds": {"backgrounds": ["flat"]}}.items():
-    tr = sdata.load("shapes", split="train", **kw); te = sdata.load("shapes", split="test", **kw)
-    cfg = TrainConfig(method="vicreg", profile="cpu")
-    rnd = course.random_init_knn(cfg, tr, te)
-    steps, sps = steps_for_budget(cfg, 150, train_data=tr, test_data=te)
-    r = train(dataclasses.replace(cfg, steps=steps), train_data=tr, test_data=te, progress=False)
-    out[name] = dict(random_init_knn=rnd, knn=r.metrics["knn_top1"], steps=steps, wall=r.wall_s,
-                     rank=r.history[-1]["rank"])
-    print(name, out[name], flush=True)
-json.dump({"what": "VICReg, cpu profile (SmallCNN, batch 128, AdamW), 150 s budget per run; "
-                   "kNN k=20 T=0.07 on 10,000 train / 2,000 test shapes images; "
-                   "random_init_knn: the same backbone untrained",
-           "script": "benchmarks/shapes_learnability.py", "runs": out},
-          open("results/tuning/shapes_learnability.json", "w"), indent=1)
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "results" / "shapes_learnability.json"
+JOINT_EMBEDDING = ("vicreg", "byol", "simsiam", "barlowtwins", "dino", "selfclassifier", "wmse",
+                   "twist", "corinfomax", "amdim")
+
+
+def cli_run(method: str, profile: str, seed: int, extra: list[str] | None = None) -> dict:
+    """One `python -m sslkit train` run: trained and untrained kNN, wall-clock and CPU seconds
+    (os.wait4: this child's own user + system time, so runs may go side by side)."""
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "sslkit", "train", "--method", method, "--profile", profile,
+                 "--seed", str(seed), "--quiet", "--out", out, *(extra or [])],
+                stdout=stdout, stderr=stderr, cwd=ROOT, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            wall = time.perf_counter() - t0
+            stdout.seek(0), stderr.seek(0)
+            text, errors = stdout.read(), stderr.read()
+        if child.returncode != 0:
+            raise RuntimeError(f"{method} seed {seed} failed:\n{errors[-2000:]}")
+        last = text.strip().splitlines()[-1]
+        match = re.fullmatch(r"kNN top-1 ([0-9.]+) \(untrained ([0-9.]+)\)", last)
+        if match is None:
+            raise RuntimeError(f"the run's last line is not the kNN summary: {last!r}")
+        results = json.loads((Path(out) / "results.json").read_text())
+    cfg = results["config"]
+    from sslkit import course
+    from sslkit.train import TrainConfig
+    from sslkit.train.loop import load_data
+    config = TrainConfig(**cfg)
+    untrained = course.random_init_knn(config, *load_data(config))
+    return {"seed": seed, "trained": results["metrics"]["knn_top1"], "untrained": untrained,
+            "last_line": last, "wall_s": round(wall, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "train_wall_s": round(results["wall_s"], 1), "steps": cfg["steps"],
+            "recipe": cfg["recipe"], "recipe_args": cfg["recipe_args"]}
+
+
+def cli_runs(jobs: list[tuple[str, int]], profile: str, workers: int) -> dict[str, list[dict]]:
+    """cli_run for every (method, seed), `workers` at a time; runs grouped by method."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = list(pool.map(lambda job: (job[0], cli_run(job[0], profile, job[1])), jobs))
+    runs: dict[str, list[dict]] = {}
+    for method, run in done:
+        runs.setdefault(method, []).append(run)
+    return runs
+
+
+def summary(runs: list[dict]) -> dict:
+    gains = [r["trained"] - r["untrained"] for r in runs]
+    mean = lambda xs: round(sum(xs) / len(xs), 4)  # noqa: E731
+    return {"untrained": mean([r["untrained"] for r in runs]),
+            "trained": mean([r["trained"] for r in runs]), "gain": mean(gains),
+            "cpu_s": mean([r["cpu_s"] for r in runs]), "wall_s": mean([r["wall_s"] for r in runs]),
+            "runs": runs}
+
+
+def in_process(method: str, seed: int, **fields) -> tuple[dict, object]:
+    """A smoke run in this process (for what the CLI cannot set), with its untrained floor."""
+    from sslkit import course, data
+    from sslkit.train import TrainConfig, train
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    train_data, test_data = data.load("shapes"), data.load("shapes", split="test")
+    cfg = TrainConfig(method=method, profile="smoke", seed=seed, **fields)
+    result = train(cfg, train_data=train_data, test_data=test_data, progress=False)
+    untrained = course.random_init_knn(cfg, train_data, test_data)
+    return ({"seed": seed, "trained": result.metrics["knn_top1"], "untrained": untrained,
+             "wall_s": round(time.perf_counter() - t0, 1),
+             "cpu_s": round(time.process_time() - cpu0, 1), "recipe": result.config.recipe,
+             "recipe_args": result.config.recipe_args}, result)
+
+
+def probes(seed: int) -> dict:
+    """Which factors the untrained and the trained backbones keep (kNN probes, chance beside)."""
+    import torch
+
+    from sslkit import data, evaluate
+    from sslkit.train.loop import build_run_backbone, random_subset
+
+    bank = random_subset(data.load("shapes"), 2048, seed=1)
+    query = random_subset(data.load("shapes", split="test"), 1000, seed=2)
+    out = {}
+    for name, recipe_args in (("shapes recipe", {}), ("recolour=0", {"recolour": 0.0}),
+                              ("background=0", {"background": 0.0})):
+        row, result = in_process("vicreg", seed, recipe_args=recipe_args)
+        mean, std = random_subset(data.load("shapes"), result.config.train_size, 0).mean_std()
+        torch.manual_seed(result.config.seed)
+        untrained = build_run_backbone(result.config, 32)
+        for which, backbone in (("untrained", untrained), (name, result.backbone)):
+            features = [evaluate.extract_features(backbone, d.images, mean, std) for d in (bank, query)]
+            report = evaluate.factor_probes(features[0], bank, features[1], query)
+            out[which] = {k: {"accuracy": round(v["accuracy"], 3), "chance": round(v["chance"], 3)}
+                          for k, v in report.items()}
+        out[name]["run"] = row
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", nargs="+", default=["main"],
+                        choices=["main", "smoke", "old", "probes"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(JOINT_EMBEDDING))
+    parser.add_argument("--smoke-seeds", nargs="+", type=int, default=None,
+                        help="seeds of the smoke part (default: --seeds)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="runs side by side (CPU seconds are per run either way)")
+    args = parser.parse_args()
+    report = json.loads(OUT.read_text()) if OUT.exists() else {}
+    report["what"] = ("kNN top-1 (k=20, T=0.07; smoke: 2,048 bank / 1,000 queries) of the trained "
+                      "backbone and of the same backbone untrained; wall_s and cpu_s per run "
+                      "include data generation; 2 CPU cores, OMP_WAIT_POLICY=PASSIVE")
+    report["script"] = "benchmarks/shapes_learnability.py"
+    report["measured_beside"] = input_or_env_note()
+    jobs = [("vicreg", s) for s in args.seeds] if "main" in args.part else []
+    if "smoke" in args.part:
+        jobs += [(m, s) for m in args.methods for s in args.smoke_seeds or args.seeds
+                 if (m, s) not in jobs]
+    runs = cli_runs(jobs, "smoke", args.workers)
+    if "main" in args.part:
+        report["main"] = summary([r for r in runs["vicreg"] if r["seed"] in args.seeds])
+        print("main", {k: v for k, v in report["main"].items() if k != "runs"}, flush=True)
+    if "smoke" in args.part:
+        report.setdefault("smoke", {})
+        for method in args.methods:
+            report["smoke"][method] = summary(runs[method])
+            print(method, {k: v for k, v in report["smoke"][method].items() if k != "runs"}, flush=True)
+    if "old" in args.part:
+        report["old_photo_recipe"] = summary([in_process("vicreg", s, recipe="vicreg")[0]
+                                              for s in args.seeds])
+        print("old", {k: v for k, v in report["old_photo_recipe"].items() if k != "runs"})
+    if "probes" in args.part:
+        report["probes"] = probes(args.seeds[0])
+        print(json.dumps(report["probes"], indent=1))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    # merge with what another invocation wrote meanwhile (parts run side by side)
+    report = {**(json.loads(OUT.read_text()) if OUT.exists() else {}), **report}
+    OUT.write_text(json.dumps(report, indent=1))
+
+
+def input_or_env_note() -> str:
+    """What else ran on the machine: wall-clock is inflated when a background job shares it."""
+    return os.environ.get("SSLKIT_BENCH_NOTE", "load average at start: %.1f, %.1f, %.1f" % os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()

@@ -144,4 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         if "std_l2" in m else ""
     print(f"kNN top-1 accuracy: {m['knn_top1']:.4f}{extra}")
     print(f"results: {Path(out) / 'results.json'}")
+    # the floor the run must beat: the same backbone untrained, by the same kNN protocol
+    from sslkit.course import random_init_knn
+    from sslkit.train.loop import load_data
+    untrained = random_init_knn(result.config, *load_data(result.config))
+    print(f"kNN top-1 {m['knn_top1']:.2f} (untrained {untrained:.2f})")
     return 0

@@ -262,8 +262,9 @@ def test_unknown_data_set_lists_the_valid_names():
 def test_load_shapes_splits_differ():
     train, test = load("shapes", "train", n=50), load("shapes", "test", n=50)
     assert not torch.equal(train.images, test.images)
-    assert torch.equal(train.images, make_shapes(50, seed=0).images)
-    assert datasets.SHAPES_SPLITS == {"train": {"n": 10_000, "seed": 0}, "test": {"n": 2_000, "seed": 1}}
+    assert torch.equal(train.images, make_shapes(50, seed=0, rotation=False).images)
+    assert datasets.SHAPES_SPLITS == {"train": {"n": 10_000, "seed": 0, "rotation": False},
+                                      "test": {"n": 2_000, "seed": 1, "rotation": False}}
     with pytest.raises(ValueError, match="train, test"):
         load("shapes", "val")
 

@@ -1,8 +1,8 @@
 """The embedded data set: procedurally drawn shapes, no download needed.
 
-Each image shows one object on a textured background. The CLASS is the object's shape; every
-other property is a NUISANCE, drawn at random for each image independently of the class and
-returned as ground truth in `ImageData.factors`:
+Each image shows one object on a textured background. The CLASS is the object's shape (the
+content); every other property is a NUISANCE (style), drawn at random for each image
+independently of the class and returned as ground truth in `ImageData.factors`:
 
     hue         foreground hue in [0, 1). Colour is made a strong, image-specific cue on
                 purpose: two crops of one image share it, two images rarely do, so a network
@@ -25,6 +25,17 @@ SDFs follow Inigo Quilez's 2D distance functions (iquilezles.org/articles/distfu
 All randomness is drawn up front from one torch.Generator, in an order that does not depend on
 the options, so `make_shapes(seed=s, colour="fixed", rotation=False)` is the controlled twin
 of `make_shapes(seed=s)`: same labels, positions, scales and backgrounds.
+
+Content and style (issue 12). The colours and the background make the untrained network weak
+(its kNN by shape is about 0.2: random features see colour first) and are what the "shapes"
+augmentation recipe (sslkit.augment.shapes_recipe) redraws in every view, as Causal3DIdent
+(von Kuegelgen et al. 2021) renders a second view with new style factors; SSL then learns the
+shape in a minute. `load("shapes")` is upright (`SPLITS`); `make_shapes` rotates by default,
+for the AAE chapter, whose code must carry the rotation. `sslkit.evaluate.factor_probes`
+reads each factor back from a representation. The object's pixels are known too:
+`object_masks` (from the factors) and `object_alpha` (from an image: every object is brighter
+than every background); `aae_pairs` puts each object on a new background, possibly occluded,
+beside its clean render on black (the augmented autoencoder's input and target).
 
 `make_volume_slices` adds a synthetic 3D scan whose neighbouring slices serve as two views
 (the task-specific augmentation of chapter 1).
@@ -53,7 +64,10 @@ ROTATION_ORDER = {
 # Shapes whose rotation in [0, 2*pi) can be read off the image (the AAE chapter uses these).
 ROTATION_ASYMMETRIC_CLASSES = tuple(c for c in CLASSES if ROTATION_ORDER[c] == 1)
 BACKGROUNDS = ("flat", "gradient", "stripes", "checkerboard", "noise")
-SPLITS = {"train": {"n": 10_000, "seed": 0}, "test": {"n": 2_000, "seed": 1}}
+# The data set `load("shapes")` gives: upright objects (rotation is an option, `rotation=True`,
+# that the "shapes" recipe's `rotation=180` turns into style).
+SPLITS = {"train": {"n": 10_000, "seed": 0, "rotation": False},
+          "test": {"n": 2_000, "seed": 1, "rotation": False}}
 
 FIXED_COLOUR = (0.08, 0.9, 1.0)  # hue, saturation, value of colour="fixed" (orange)
 _TEXTURE_AMPLITUDE = 0.22  # peak-to-peak change of the background's HSV value

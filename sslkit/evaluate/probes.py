@@ -65,38 +65,40 @@ def factor_targets(train_factors: dict[str, torch.Tensor], train_labels: torch.T
     """
     from sslkit.data.shapes import ROTATION_ORDER
 
-    out = {"class": (torch.ones_like(train_labels, dtype=torch.bool), train_labels.long(),
-                     torch.ones_like(test_labels, dtype=torch.bool), test_labels.long())}
-    split = ((train_factors, train_labels), (test_factors, test_labels))
-    everything = lambda f: torch.ones(len(f), dtype=torch.bool)  # noqa: E731
-    if all("hue" in f for f, _ in split):
-        for key in ("hue", "bg_hue"):
-            if all(key in f for f, _ in split):
-                out[key] = tuple(v for f, _ in split for v in (everything(f[key]),
-                                                                _circular_bins(f[key], bins)))
-    if all("x" in f and "y" in f for f, _ in split):
+    splits = ((train_factors, train_labels), (test_factors, test_labels))
+
+    def both(target) -> tuple[torch.Tensor, ...]:
+        """(mask, target) of the train split, then of the test split; mask: every image."""
+        out = []
+        for factors, labels in splits:
+            values = target(factors, labels)
+            out += [torch.ones(len(values), dtype=torch.bool), values]
+        return tuple(out)
+
+    have = lambda *keys: all(k in f for f, _ in splits for k in keys)  # noqa: E731
+    out = {"class": both(lambda f, labels: labels.long())}
+    for key in ("hue", "bg_hue"):
+        if have(key):
+            out[key] = both(lambda f, labels, key=key: _circular_bins(f[key], bins))
+    if have("x", "y"):
         ex, ey = _edges(train_factors["x"], grid), _edges(train_factors["y"], grid)
-        out["position"] = tuple(
-            v for f, _ in split
-            for v in (everything(f["x"]),
-                      _quantile_bins(f["y"], ey) * grid + _quantile_bins(f["x"], ex)))
-    if all("scale" in f for f, _ in split):
+        out["position"] = both(lambda f, labels: _quantile_bins(f["y"], ey) * grid
+                               + _quantile_bins(f["x"], ex))
+    if have("scale"):
         edges = _edges(train_factors["scale"], bins)
-        out["scale"] = tuple(v for f, _ in split
-                             for v in (everything(f["scale"]), _quantile_bins(f["scale"], edges)))
-    if all("rotation" in f for f, _ in split):
+        out["scale"] = both(lambda f, labels: _quantile_bins(f["scale"], edges))
+    if have("rotation") and bool(train_factors["rotation"].float().std() > 0):
         order = torch.tensor([ROTATION_ORDER.get(c, 1) for c in classes])
         parts = []
-        for f, labels in split:
+        for f, labels in splits:
             k = order[labels.long()]
-            # the angle as a fraction of the symmetry period 2 pi / k
+            # the angle as a fraction of the symmetry period 2 pi / k; k = 0: every angle
             fraction = f["rotation"].float() * k.clamp_min(1) / (2 * math.pi)
             parts += [k > 0, _circular_bins(fraction, bins)]
-        if parts[0].any() and bool(train_factors["rotation"].float().std() > 0):
+        if parts[0].any():
             out["rotation"] = tuple(parts)
-    if all("background" in f for f, _ in split):
-        out["background"] = tuple(v for f, _ in split
-                                  for v in (everything(f["background"]), f["background"].long()))
+    if have("background"):
+        out["background"] = both(lambda f, labels: f["background"].long())
     return out
 
 
