@@ -207,7 +207,9 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     `evaluate_knn=False` skips the final kNN evaluation (speed probes). Under torchrun every
     process trains the same model on its share of each batch; process 0 reports and writes.
     """
-    run = set_up(cfg, train_data, test_data)
+    # torchrun: join the process group before anything reads the world size or rank
+    device = distributed.join_if_launched(resolve_device(cfg.device))
+    run = set_up(cfg, train_data, test_data, device=device)
     if resume:
         _resume(run)
     cfg = run.cfg
@@ -233,14 +235,16 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
 
 
 def set_up(cfg: TrainConfig, train_data: sdata.ImageData | None = None,
-           test_data: sdata.ImageData | None = None) -> Run:
-    """Everything a run of `cfg` needs before its first step: process group, data, method,
-    recipe, schedule, optimiser. Joins torchrun's process group first (WORLD_SIZE > 1)."""
+           test_data: sdata.ImageData | None = None, *,
+           device: torch.device | None = None) -> Run:
+    """Everything a run of `cfg` needs before its first step: data, method, recipe, schedule,
+    optimiser, and DDP when a process group is joined (`train` joins torchrun's first;
+    set_up alone never joins one, so a helper can build a run in any process)."""
     from sslkit.methods import get_method  # late: method files import sslkit.train.schedules
 
     spec = get_method(cfg.method)
     cfg = cfg.resolved(spec.train_defaults)
-    device = distributed.join_if_launched(resolve_device(cfg.device))
+    device = device or resolve_device(cfg.device)
     world, rank = distributed.world_size(), distributed.rank()
     if world > 1:
         if cfg.batch_size % world:
