@@ -241,3 +241,26 @@ def test_run_lengths_says_how_long_and_how_to_redo(tmp_path, monkeypatch):
     text = course.run_lengths(runs, "05_byol")
     assert "2 runs of 2 / 3 steps at profile `cpu`" in text
     assert "SSLKIT_RERUN=1 python notebooks/build.py 05_byol --execute --profile cpu" in text
+
+
+def test_another_copy_of_a_published_data_set_reuses_the_stored_run(tmp_path, monkeypatch):
+    """The book's CIFAR-10 is a JPEG copy; Colab downloads torchvision's: same name and size,
+    other pixels. Generated data (shapes) must match pixel for pixel."""
+    import dataclasses
+
+    from sslkit import data
+
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    shapes = data.load("shapes", split="test").subset(torch.arange(160))
+    copy_a = dataclasses.replace(shapes, name="cifar10")
+    copy_b = dataclasses.replace(copy_a, images=255 - copy_a.images)  # other pixels, same size
+    experiments.run("c", tiny_cpu(), train_data=copy_a, test_data=copy_a, progress=False)
+    assert experiments.run("c", tiny_cpu(), train_data=copy_b, test_data=copy_b,
+                           progress=False).cached
+    smaller = copy_b.subset(torch.arange(150))
+    assert not experiments.run("c", tiny_cpu(), train_data=smaller, test_data=smaller,
+                               progress=False).cached
+    experiments.run("s", tiny_cpu(), train_data=shapes, test_data=shapes, progress=False)
+    other = dataclasses.replace(shapes, images=255 - shapes.images)
+    assert not experiments.run("s", tiny_cpu(), train_data=other, test_data=other,
+                               progress=False).cached
