@@ -162,11 +162,7 @@ def plan(runs: dict[str, object], *, train_data=None, test_data=None,
         if train_data is not None:
             cfg = dataclasses.replace(cfg, data=train_data.name)  # as experiments.run
         resolved = cfg.resolved(get_method(cfg.method).train_defaults)
-        fingerprint = {k: experiments.data_fingerprint(d) for k, d in
-                       (("train", train_data), ("test", test_data)) if d is not None}
-        folder = experiments.results_dir(cfg.profile)
-        if folder.exists() and experiments._stored_run(folder, key, resolved.to_dict(),
-                                                       fingerprint):
+        if experiments.find_stored(key, cfg, train_data, test_data):
             stored.append(key)
         else:
             to_train.append(key)

@@ -82,10 +82,11 @@ def data_fingerprint(data) -> str:
 PUBLISHED = ("cifar10", "cifar100", "stl10")
 
 
-def data_shapes(train_data, test_data) -> dict:
-    """The image-tensor shapes of a run's data, stored beside its fingerprint."""
-    return {k: list(d.images.shape) for k, d in (("train", train_data), ("test", test_data))
-            if d is not None}
+def data_record(train_data, test_data) -> tuple[dict, dict]:
+    """What a stored run records of its data: pixel fingerprints and image-tensor shapes."""
+    given = [(k, d) for k, d in (("train", train_data), ("test", test_data)) if d is not None]
+    return ({k: data_fingerprint(d) for k, d in given},
+            {k: list(d.images.shape) for k, d in given})
 
 
 def _same_data(saved: dict, name: str | None, fingerprint: dict, shapes: dict) -> bool:
@@ -141,15 +142,10 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
         cfg = replace(cfg, data=train_data.name)
     profile = cfg.profile
     resolved = cfg.resolved(get_method(cfg.method).train_defaults).to_dict()
-    fingerprint = {k: data_fingerprint(d) for k, d in (("train", train_data),
-                                                      ("test", test_data)) if d is not None}
-    shapes = data_shapes(train_data, test_data)
+    fingerprint, shapes = data_record(train_data, test_data)
     data_name = train_data.name if train_data is not None else cfg.data
     rerun = os.environ.get("SSLKIT_RERUN", "") not in ("", "0")
-    stored_key = None
-    if profile != "smoke" and not rerun:
-        stored_key = _stored_run(results_dir(profile), key, resolved,
-                                 lambda saved: _same_data(saved, data_name, fingerprint, shapes))
+    stored_key = None if rerun else find_stored(key, cfg, train_data, test_data)
     if stored_key is not None:
         saved = json.loads((results_dir(profile) / f"{stored_key}.json").read_text())
         out = runs_dir(profile) / stored_key
@@ -203,6 +199,22 @@ def load_trained(cfg, checkpoint: Path, train_data=None) -> torch.nn.Module:
     method.on_train_start(resolved.steps)
     method.load_state_dict(state["method"])
     return method.eval()
+
+
+def find_stored(key: str, cfg, train_data=None, test_data=None) -> str | None:
+    """The key of the stored result that is this very run, if there is one: `key` itself, or
+    a twin (another key with the same resolved config and data). Smoke runs are never
+    stored. `cfg.data` is taken from `train_data` when given, as `run` records it."""
+    from sslkit.methods import get_method
+
+    if cfg.profile == "smoke" or not results_dir(cfg.profile).exists():
+        return None
+    if train_data is not None:
+        cfg = replace(cfg, data=train_data.name)
+    resolved = cfg.resolved(get_method(cfg.method).train_defaults).to_dict()
+    fingerprint, shapes = data_record(train_data, test_data)
+    return _stored_run(results_dir(cfg.profile), key, resolved,
+                       lambda saved: _same_data(saved, cfg.data, fingerprint, shapes))
 
 
 def _stored_run(folder: Path, key: str, resolved: dict, same_data) -> str | None:
