@@ -95,3 +95,32 @@ def test_plan_counts_stored_runs_and_measures_the_rest(monkeypatch, tmp_path):
     assert p.stored == ["vicreg"] and p.to_train == ["byol"] and p.steps == 40
     assert 0 < p.seconds_per_step < 60 and p.seconds == pytest.approx(40 * p.seconds_per_step)
     assert str(p).startswith("1 of 2 runs will train (byol): 40 steps")
+
+
+def test_every_chapters_first_cell_clones_and_prepares_without_touching_torch(monkeypatch):
+    """The first cell of each chapter revision, run as Colab would run it (sslkit.colab and
+    the clone mocked): a shallow clone of the repository and colab.prepare, no pip of torch."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    import sslkit.colab
+
+    root = Path(__file__).resolve().parents[1]
+    url = re.search(r"^\s*url:\s*(\S+)", (root / "_config.yml").read_text(), re.M).group(1)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the cell puts the clone on sys.path
+    sources = sorted((root / "notebooks" / "next").glob("*.py"))
+    for source in sources:
+        cells = source.read_text().replace("@REPOSITORY@", url).split("# %%")
+        first = next(c for c in cells[1:] if not c.startswith(" [markdown]"))
+        setup = first.split("\nimport matplotlib")[0]  # the Colab part, before the imports
+        calls, prepared = [], []
+        monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+        monkeypatch.setattr(sslkit.colab, "prepare", lambda repo: prepared.append(repo))
+        exec(compile(setup, str(source), "exec"), {})
+        assert calls == [["git", "clone", "-q", "--depth", "1", url, "/content/sslkit"]] or \
+            (calls == [] and Path("/content/sslkit").is_dir()), source.name
+        assert prepared == ["/content/sslkit"], source.name
+        assert not any("torch" in " ".join(map(str, c)) for c in calls), source.name
+    assert len(sources) >= 1
