@@ -74,7 +74,7 @@ class Setup:
 
         n = CHAPTER_RUN[self.profile].get("eval_test_size",
                                           PROFILES[self.profile]["eval_test_size"])
-        return 2 * (0.5 / min(n or 10_000, 10_000)) ** 0.5  # the CIFAR-10 test set is 10,000
+        return noise_gap(min(n or 10_000, 10_000))  # the CIFAR-10 test set is 10,000
 
     def config(self, method: str, size: str = "quick", **fields):
         """A chapter experiment's TrainConfig: this profile at a chapter run size.
@@ -108,6 +108,12 @@ class Setup:
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" \
             else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
         return f"profile={self.profile}  device={name}  seed={self.seed}  torch={torch.__version__}"
+
+
+def noise_gap(n: int) -> float:
+    """Two standard errors of the difference of two accuracies near 0.5, each measured on n
+    test images: 2 * sqrt(2 * 0.25 / n). A smaller difference is within the noise."""
+    return 2 * (0.5 / n) ** 0.5
 
 
 def collapsed(std_l2: float, dim: int, *, mean_std: float | None = None) -> bool:
