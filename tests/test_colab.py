@@ -98,7 +98,7 @@ def test_plan_counts_stored_runs_and_measures_the_rest(monkeypatch, tmp_path):
 
 
 def test_every_chapters_first_cell_clones_and_prepares_without_touching_torch(monkeypatch):
-    """The first cell of each chapter revision, run as Colab would run it (sslkit.colab and
+    """The first cell of each chapter and revision, run as Colab would run it (sslkit.colab and
     the clone mocked): a shallow clone of the repository and colab.prepare, no pip of torch."""
     import re
     import subprocess
@@ -110,7 +110,7 @@ def test_every_chapters_first_cell_clones_and_prepares_without_touching_torch(mo
     url = re.search(r"^\s*url:\s*(\S+)", (root / "_config.yml").read_text(), re.M).group(1)
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setattr(sys, "path", list(sys.path))  # the cell puts the clone on sys.path
-    sources = sorted((root / "notebooks" / "next").glob("*.py"))
+    sources = sorted((root / "notebooks").glob("*/*.py"))  # src/ and next/ revisions
     for source in sources:
         cells = source.read_text().replace("@REPOSITORY@", url).split("# %%")
         first = next(c for c in cells[1:] if not c.startswith(" [markdown]"))

@@ -13,10 +13,16 @@
 # runs once at its default settings for this profile, with everything else held equal.
 
 # %%
-# Setup: the same cell opens every chapter. On Colab it installs sslkit first.
-import subprocess, sys
+# Setup: the same cell opens every chapter. On Colab it installs sslkit beside Colab's own
+# torch (never replacing it), fetches the book's stored results, and keeps checkpoints on Drive.
+import os, subprocess, sys
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+@REPOSITORY@"], check=True)
+    if not os.path.isdir("/content/sslkit"):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "@REPOSITORY@", "/content/sslkit"],
+                       check=True)
+    sys.path.insert(0, "/content/sslkit")
+    from sslkit import colab
+    colab.prepare("/content/sslkit")  # pip --no-deps, SSLKIT_RESULTS, profile cpu, runs/ on Drive
 
 import json
 
