@@ -53,7 +53,7 @@ class TrainConfig:
     backbone_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"widths": [...]}
     batch_size: int | None = None
     steps: int | None = None          # optimiser steps in the whole run
-    train_size: int | None = None     # use the first N training images (None: all)
+    train_size: int | None = None     # N training images, a fixed random draw (None: all)
     optimizer: str | None = None      # sgd | adamw | lars
     lr: float | None = None           # base lr at batch 256; scaled linearly by batch/256
     weight_decay: float | None = None
