@@ -271,3 +271,20 @@ def test_simsiam_fixed_predictor_lr_and_official_recipe():
     lrs = {bool(g.get("fix_lr")): g["lr"] for g in r.optimizer.param_groups}
     initial = run.config.lr * run.config.batch_size / 256  # no warm-up: the step-0 lr
     assert lrs[True] == pytest.approx(initial) and lrs[False] < lrs[True]
+
+
+def test_the_last_steps_knn_is_measured_once(monkeypatch):
+    """With eval_every dividing the steps, the final network's kNN is the last logged one:
+    measured once, not again at the end (a whole-set kNN costs ~40 s on 2 cores)."""
+    from sslkit.train import loop
+
+    calls = []
+    real = loop.knn_eval
+    monkeypatch.setattr(loop, "knn_eval", lambda *a, **k: calls.append(1) or real(*a, **k))
+    result = train(tiny(steps=4, eval_every=2), progress=False)
+    logged = [h["knn_top1"] for h in result.history if "knn_top1" in h]
+    assert len(calls) == 2 == len(logged)  # at steps 2 and 4, none extra
+    assert result.metrics["knn_top1"] == logged[-1] and result.metrics["eval_wall_s"] > 0
+    calls.clear()
+    result = train(tiny(steps=3, eval_every=2), progress=False)
+    assert len(calls) == 2  # step 2, then the end: step 3 is not an eval step
