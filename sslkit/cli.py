@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a method and report its kNN accuracy")
+    c = sub.add_parser("config", help="print a run's resolved config and where each value "
+                                      "comes from (the same arguments as train)")
+    for t in (t, c):
+        _add_run_arguments(t, DATASETS, METHODS)
+
+    sub.add_parser("list", help="list methods, data sets and profiles")
+    return parser
+
+
+def _add_run_arguments(t, DATASETS, METHODS) -> None:
     t.add_argument("--method", required=True, help=f"one of: {', '.join(sorted(METHODS))}")
     t.add_argument("--data", default="shapes",
                    help=f"one of: {', '.join(DATASETS)} (default: shapes, embedded, no download)")
@@ -69,9 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-resume", action="store_true",
                    help="refuse to reuse an existing checkpoint in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    sub.add_parser("list", help="list methods, data sets and profiles")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +121,15 @@ def main(argv: list[str] | None = None) -> int:
                       compile=args.compile, out=out,
                       method_args=_key_values(args.set, "--set"),
                       recipe_args=_key_values(args.recipe_set, "--recipe-set"))
+    if args.command == "config":
+        from sslkit.train.config import explain
+
+        spec = get_method(args.method)
+        rows = explain(cfg, spec.train_defaults, spec.config)
+        width = max(len(name) for name, _, _ in rows)
+        for name, value, source in rows:
+            print(f"{name:{width}s}  {value!r:28s}  {source}")
+        return 0
     started = time.perf_counter()
     try:
         if args.minutes is not None:

@@ -288,3 +288,15 @@ def test_the_last_steps_knn_is_measured_once(monkeypatch):
     calls.clear()
     result = train(tiny(steps=3, eval_every=2), progress=False)
     assert len(calls) == 2  # step 2, then the end: step 3 is not an eval step
+
+
+def test_config_command_says_where_every_value_comes_from(capsys):
+    assert cli_main(["config", "--method", "byol", "--profile", "cpu", "--data", "cifar10",
+                     "--lr", "0.003", "--set", "tau_base=0.996"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "given" in lines["lr"] and "0.003" in lines["lr"]
+    assert "PROFILES['cpu']" in lines["batch_size"] and "128" in lines["batch_size"]
+    assert "train_defaults['cpu'] (sslkit/methods/byol.py)" in lines["method_args.projector_out"]
+    assert "BYOLConfig default" in lines["method_args.tau_schedule"]
+    assert "given" in lines["method_args.tau_base"] and "0.996" in lines["method_args.tau_base"]
+    assert "TrainConfig default" in lines["knn_k"]

@@ -120,3 +120,54 @@ def with_added_fields(stored: dict[str, Any]) -> dict[str, Any]:
     missing from it; the run had that field's default, so it is filled in with it.
     """
     return {**TrainConfig().to_dict(), **stored}
+
+
+def explain(cfg: TrainConfig, method_defaults: dict[str, dict[str, Any]] | None = None,
+            method_config: type | None = None) -> list[tuple[str, Any, str]]:
+    """Every value of `cfg.resolved(method_defaults)` with the layer it came from, in the order
+    `resolved` applies them: given (the caller) > the method's train_defaults[profile] >
+    PROFILES[profile] > TrainConfig's own default. Method hyper-parameters are listed one by
+    one as `method_args.NAME`, down to their dataclass default (`method_config`).
+    (`python -m sslkit config --method byol --profile cpu` prints this.)
+    """
+    resolved = cfg.resolved(method_defaults)
+    profile = PROFILES[cfg.profile]
+    method = (method_defaults or {}).get(cfg.profile, {})
+    module = (method_config.__module__.replace(".", "/") + ".py" if method_config
+              else "the method's file")
+    where_method = f"train_defaults['{cfg.profile}'] ({module})"
+    where_profile = f"PROFILES['{cfg.profile}'] (sslkit/train/config.py)"
+    rows = []
+    for f in dataclasses.fields(TrainConfig):
+        name = f.name
+        value = getattr(resolved, name)
+        if name in ("method_args", "backbone_args"):
+            continue
+        if getattr(cfg, name) is not None and getattr(cfg, name) == value and (
+                getattr(cfg, name) != (f.default if f.default is not dataclasses.MISSING
+                                       else f.default_factory())):
+            source = "given"
+        elif name in ("recipe", "recipe_args") and resolved.recipe == "shapes" and cfg.recipe is None:
+            source = "data is shapes: the shapes recipe (TrainConfig.resolved)"
+        elif getattr(cfg, name) is None and name in method:
+            source = where_method
+        elif getattr(cfg, name) is None and name in profile:
+            source = where_profile
+        else:
+            source = "TrainConfig default"
+        rows.append((name, value, source))
+    for group, config in (("method_args", method_config), ("backbone_args", None)):
+        given, from_method = getattr(cfg, group), method.get(group, {})
+        declared = [f.name for f in dataclasses.fields(config)] if config else []
+        names = list(dict.fromkeys([*declared, *from_method, *given]))
+        for key in names:
+            if key in given:
+                rows.append((f"{group}.{key}", given[key], "given"))
+            elif key in from_method:
+                rows.append((f"{group}.{key}", from_method[key], where_method))
+            else:
+                field = next(f for f in dataclasses.fields(config) if f.name == key)
+                default = (field.default if field.default is not dataclasses.MISSING
+                           else field.default_factory())
+                rows.append((f"{group}.{key}", default, f"{config.__name__} default ({module})"))
+    return rows
