@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from sslkit.data import DATASETS
     from sslkit.methods import get_method
     from sslkit.train import TrainConfig, train
+    from sslkit.train.loop import load_data
 
     try:
         get_method(args.method)
@@ -132,15 +133,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     try:
+        train_data, test_data = load_data(cfg)  # once: the probe and the untrained floor too
         if args.minutes is not None:
             if args.steps is not None:
                 raise ValueError("give --steps or --minutes, not both")
             from sslkit.train.budget import steps_for_budget
-            steps, per_step = steps_for_budget(cfg, args.minutes * 60)
+            steps, per_step = steps_for_budget(cfg, args.minutes * 60,
+                                               train_data=train_data, test_data=test_data)
             print(f"{per_step:.2f} s per step measured: {steps} steps fit in "
                   f"{args.minutes:g} min", file=sys.stderr)
             cfg = dataclasses.replace(cfg, steps=steps)
-        result = train(cfg, progress=not args.quiet)
+        result = train(cfg, train_data=train_data, test_data=test_data,
+                       progress=not args.quiet)
     except KeyboardInterrupt as err:
         print(f"\n{err}", file=sys.stderr)
         return 130
@@ -162,7 +166,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {Path(out) / 'results.json'}")
     # the floor the run must beat: the same backbone untrained, by the same kNN protocol
     from sslkit.course import random_init_knn
-    from sslkit.train.loop import load_data
-    untrained = random_init_knn(result.config, *load_data(result.config))
+    untrained = random_init_knn(result.config, train_data, test_data)
     print(f"kNN top-1 {m['knn_top1']:.2f} (untrained {untrained:.2f})")
     return 0

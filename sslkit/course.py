@@ -244,7 +244,8 @@ def results_table(experiments: dict, columns=("knn_top1", "std_l2", "rank")) -> 
 
 def run_lengths(experiments: dict, chapter: str) -> str:
     """How long a chapter's stored runs trained, and how to make them again (Markdown)."""
-    runs = {exp.key.split(" (=")[0]: exp for exp in experiments.values()}
+    # a twin ("12-byol (= 05-byol-cosine)") is the run stored under its second key: count once
+    runs = {exp.key.split("(= ")[-1].rstrip(")"): exp for exp in experiments.values()}
     steps = sorted({int(exp.config["steps"]) for exp in runs.values()})
     devices = sorted({exp.device for exp in runs.values()})
     minutes = sum(exp.wall_s for exp in runs.values()) / 60
@@ -305,8 +306,6 @@ def random_init_knn(cfg, train_data, test_data) -> float:
     The run's own set-up (`train.loop.set_up`: the same training subset, normalisation,
     seed for the weights) and its own evaluation (bank and queries), without a step.
     """
-    from sslkit.train.loop import knn_eval, set_up
+    from sslkit.train.loop import set_up
 
-    run = set_up(cfg, train_data, test_data)
-    return knn_eval(run.method.backbone, run.train_data, run.test_data, run.mean, run.std,
-                    run.cfg, run.device)
+    return set_up(cfg, train_data, test_data).knn()

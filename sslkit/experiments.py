@@ -145,7 +145,7 @@ def run(key: str, cfg, *, train_data=None, test_data=None, need_model: bool = Fa
     fingerprint, shapes = data_record(train_data, test_data)
     data_name = train_data.name if train_data is not None else cfg.data
     rerun = os.environ.get("SSLKIT_RERUN", "") not in ("", "0")
-    stored_key = None if rerun else find_stored(key, cfg, train_data, test_data)
+    stored_key = None if rerun else _find_stored(key, cfg, resolved, fingerprint, shapes)
     if stored_key is not None:
         saved = json.loads((results_dir(profile) / f"{stored_key}.json").read_text())
         out = runs_dir(profile) / stored_key
@@ -207,21 +207,22 @@ def find_stored(key: str, cfg, train_data=None, test_data=None) -> str | None:
     stored. `cfg.data` is taken from `train_data` when given, as `run` records it."""
     from sslkit.methods import get_method
 
-    if cfg.profile == "smoke" or not results_dir(cfg.profile).exists():
-        return None
     if train_data is not None:
         cfg = replace(cfg, data=train_data.name)
     resolved = cfg.resolved(get_method(cfg.method).train_defaults).to_dict()
-    fingerprint, shapes = data_record(train_data, test_data)
-    return _stored_run(results_dir(cfg.profile), key, resolved,
-                       lambda saved: _same_data(saved, cfg.data, fingerprint, shapes))
+    return _find_stored(key, cfg, resolved, *data_record(train_data, test_data))
 
 
-def _stored_run(folder: Path, key: str, resolved: dict, same_data) -> str | None:
-    """The key of a stored result of this very run: `key` itself if it matches, else a twin."""
+def _find_stored(key: str, cfg, resolved: dict, fingerprint: dict, shapes: dict) -> str | None:
+    """`find_stored` for a config already resolved and data already fingerprinted."""
+    folder = results_dir(cfg.profile)
+    if cfg.profile == "smoke" or not folder.exists():
+        return None
+
     def matches(path: Path) -> bool:
         saved = json.loads(path.read_text())
-        return _same_config(saved["config"], resolved) and same_data(saved)
+        return (_same_config(saved["config"], resolved)
+                and _same_data(saved, cfg.data, fingerprint, shapes))
 
     own = folder / f"{key}.json"
     if own.exists() and matches(own):

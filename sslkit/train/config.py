@@ -143,15 +143,14 @@ def explain(cfg: TrainConfig, method_defaults: dict[str, dict[str, Any]] | None 
         value = getattr(resolved, name)
         if name in ("method_args", "backbone_args"):
             continue
-        if getattr(cfg, name) is not None and getattr(cfg, name) == value and (
-                getattr(cfg, name) != (f.default if f.default is not dataclasses.MISSING
-                                       else f.default_factory())):
+        given = getattr(cfg, name)
+        if given is not None and given == value and given != _default(f):
             source = "given"
         elif name in ("recipe", "recipe_args") and resolved.recipe == "shapes" and cfg.recipe is None:
             source = "data is shapes: the shapes recipe (TrainConfig.resolved)"
-        elif getattr(cfg, name) is None and name in method:
+        elif given is None and name in method:
             source = where_method
-        elif getattr(cfg, name) is None and name in profile:
+        elif given is None and name in profile:
             source = where_profile
         else:
             source = "TrainConfig default"
@@ -167,7 +166,10 @@ def explain(cfg: TrainConfig, method_defaults: dict[str, dict[str, Any]] | None 
                 rows.append((f"{group}.{key}", from_method[key], where_method))
             else:
                 field = next(f for f in dataclasses.fields(config) if f.name == key)
-                default = (field.default if field.default is not dataclasses.MISSING
-                           else field.default_factory())
-                rows.append((f"{group}.{key}", default, f"{config.__name__} default ({module})"))
+                rows.append((f"{group}.{key}", _default(field),
+                             f"{config.__name__} default ({module})"))
     return rows
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()

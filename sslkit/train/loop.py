@@ -195,6 +195,11 @@ class Run:
         """Training seconds so far, earlier sessions included."""
         return self.wall_before + time.perf_counter() - self.t0
 
+    def knn(self) -> float:
+        """kNN top-1 of the backbone as it is now, by the run's own protocol."""
+        return knn_eval(self.method.backbone, self.train_data, self.test_data, self.mean,
+                        self.std, self.cfg, self.device)
+
 
 def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
           test_data: sdata.ImageData | None = None, progress: bool = True,
@@ -403,7 +408,7 @@ def _report(run: Run, output, step: int, bar) -> None:
         record["time_s"] = run.wall()
         if cfg.eval_every and done % cfg.eval_every == 0 and run.rank == 0:
             t_eval = time.perf_counter()
-            record["knn_top1"] = _knn(run)
+            record["knn_top1"] = run.knn()
             record["eval_s"] = time.perf_counter() - t_eval
             run.method.train()
         run.history.append(record)
@@ -411,11 +416,6 @@ def _report(run: Run, output, step: int, bar) -> None:
             bar.set_postfix(loss=f"{record['loss']:.4g}")
     if bar is not None:
         bar.update(1)
-
-
-def _knn(run: Run) -> float:
-    return knn_eval(run.method.backbone, run.train_data, run.test_data, run.mean, run.std,
-                    run.cfg, run.device)
 
 
 def _finish(run: Run, evaluate_knn: bool) -> RunResult:
@@ -428,7 +428,7 @@ def _finish(run: Run, evaluate_knn: bool) -> RunResult:
         metrics["knn_top1"], metrics["eval_wall_s"] = last["knn_top1"], last.get("eval_s", 0.0)
     elif evaluate_knn and run.rank == 0:
         t_eval = time.perf_counter()
-        metrics["knn_top1"] = _knn(run)
+        metrics["knn_top1"] = run.knn()
         metrics["eval_wall_s"] = time.perf_counter() - t_eval
     if run.history and "std_l2" in run.history[-1]:
         metrics.update(std_l2=run.history[-1]["std_l2"], rank=run.history[-1]["rank"])
