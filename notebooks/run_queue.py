@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "runs" / "queue-snapshot"
 STATE = ROOT / "results" / "queue-state.json"  # not in results/cpu: stored runs only
 PID_FILE = ROOT / "runs" / "queue.pid"  # one queue per checkout
-ORDER = ["05_byol", "06_simsiam", "07_dino", "12_comparison", "09_barlow_twins", "11_beyond",
-         "10_vicreg", "03_collapse", "01_augmentations", "04_amdim", "08_self_classifier",
+ORDER = ["05_byol", "06_simsiam", "12_comparison", "09_barlow_twins", "11_beyond", "10_vicreg",
+         "07_dino", "03_collapse", "01_augmentations", "04_amdim", "08_self_classifier",
          "02_aae"]
 
 
