@@ -1,5 +1,6 @@
 """A chapter's first cell on Google Colab: install sslkit beside Colab's torch, reuse the book's
-stored results, keep checkpoints on Drive, and say what will train and for how long.
+stored results, and keep checkpoints on Drive. Each chapter then declares its runs and prints
+`sslkit.experiments.plan` of them: which are stored, and how long the rest will train here.
 
 The cell clones the repository (shallow), puts it on `sys.path`, and calls `prepare()`:
 
@@ -25,11 +26,9 @@ Why each step:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 # what pyproject.toml asks of the packages sslkit does not install itself on Colab
@@ -123,53 +122,3 @@ def prepare(repo: str | Path = "/content/sslkit", *,
           f"{os.environ['SSLKIT_PROFILE']} (set SSLKIT_PROFILE=gpu before this cell to "
           f"train the gpu profile instead: hours per chapter)")
     return env
-
-
-@dataclass
-class Plan:
-    stored: list[str]      # keys whose results are stored and reused
-    to_train: list[str]    # keys that will train
-    steps: int             # their steps, all together
-    seconds_per_step: float | None  # measured on this device (None: nothing to train)
-
-    @property
-    def seconds(self) -> float:
-        return self.steps * (self.seconds_per_step or 0.0)
-
-    def __str__(self) -> str:
-        if not self.to_train:
-            return f"all {len(self.stored)} runs are stored: nothing trains"
-        return (f"{len(self.to_train)} of {len(self.stored) + len(self.to_train)} runs will "
-                f"train ({', '.join(self.to_train)}): {self.steps} steps at "
-                f"{self.seconds_per_step:.2f} s each, about {self.seconds / 60:.0f} min on "
-                f"this device")
-
-
-def plan(runs: dict[str, object], *, train_data=None, test_data=None,
-         probe_steps: int = 3) -> Plan:
-    """Which of `runs` ({key: TrainConfig}) are stored and which will train, and for how long.
-
-    The time is measured, not guessed: a few steps of the first run to train
-    (`sslkit.train.budget.seconds_per_step`), times the steps of all runs to train.
-    """
-    from sslkit import experiments
-    from sslkit.methods import get_method
-    from sslkit.train.budget import seconds_per_step
-
-    stored, to_train, steps = [], [], 0
-    first = None
-    for key, cfg in runs.items():
-        if train_data is not None:
-            cfg = dataclasses.replace(cfg, data=train_data.name)  # as experiments.run
-        resolved = cfg.resolved(get_method(cfg.method).train_defaults)
-        if experiments.find_stored(key, cfg, train_data, test_data):
-            stored.append(key)
-        else:
-            to_train.append(key)
-            steps += resolved.steps
-            first = first or cfg
-    per_step = None
-    if first is not None:
-        per_step = seconds_per_step(first, train_data=train_data, test_data=test_data,
-                                    probe_steps=max(probe_steps, 2))
-    return Plan(stored, to_train, steps, per_step)

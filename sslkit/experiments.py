@@ -231,6 +231,241 @@ def _find_stored(key: str, cfg, resolved: dict, fingerprint: dict, shapes: dict)
                 None)
 
 
+@dataclass
+class PlannedRun:
+    """One run of a plan: whether `run` will train it, and how long that will take."""
+
+    key: str
+    config: Any                     # the resolved TrainConfig
+    stored_as: str | None           # the stored result reused: the key itself or a twin
+    why: str                        # "stored", "twin of K", "not stored", "stale", ...
+    seconds_per_step: float | None = None        # measured on this device; None: stored
+    seconds_per_evaluation: float | None = None  # one kNN evaluation, measured likewise
+
+    @property
+    def trains(self) -> bool:
+        return self.seconds_per_step is not None
+
+    @property
+    def evaluations(self) -> int:
+        """kNN evaluations of the run: every `eval_every` steps, and the final one unless the
+        last of those fell on it (`train.loop._finish` measures it once)."""
+        steps, every = self.config.steps, self.config.eval_every
+        return steps // every + (steps % every != 0) if every else 1
+
+    @property
+    def seconds(self) -> float:
+        if not self.trains:
+            return 0.0
+        training = self.config.steps * self.seconds_per_step
+        limit = getattr(self.config, "max_seconds", None)  # a run that stops by the clock
+        return (min(training, limit) if limit else training) \
+            + self.evaluations * self.seconds_per_evaluation
+
+
+@dataclass
+class Plan:
+    """What a chapter's runs will cost here, before any trains (`plan`)."""
+
+    runs: list[PlannedRun]
+    device: str | None  # where the runs to train will train; None: nothing trains
+
+    @property
+    def stored(self) -> list[str]:
+        return [r.key for r in self.runs if not r.trains]
+
+    @property
+    def to_train(self) -> list[str]:
+        return [r.key for r in self.runs if r.trains]
+
+    @property
+    def steps(self) -> int:
+        return sum(r.config.steps for r in self.runs if r.trains)
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.runs)
+
+    def summary(self) -> str:
+        n, stored = len(self.runs), len(self.stored)
+        head = f"{n} run{'s' * (n != 1)} in this chapter: {stored} stored (reused)"
+        if not self.to_train:
+            return f"{head}, none will train"
+        evaluations = sum(r.evaluations for r in self.runs if r.trains)
+        return (f"{head}, {len(self.to_train)} will train: {self.steps:,} steps and "
+                f"{evaluations} kNN evaluation{'s' * (evaluations != 1)}, about "
+                f"{_duration(self.seconds)} on this device, {self.device}")
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """(run, method, steps, batch, what differs, status) per run. "What differs" is set
+        against the first run of the same method, so a chapter's variants read as such."""
+        first: dict[str, dict] = {}
+        rows = []
+        for r in self.runs:
+            cfg = _flat(r.config.to_dict())
+            base = first.setdefault(r.config.method, cfg)
+            differs = " ".join(f"{k}={v}" for k, v in cfg.items()
+                               if base.get(k) != v and k not in _BOOKKEEPING)
+            status = (f"trains, {_duration(r.seconds)} at {r.seconds_per_step:.2f} s/step "
+                      f"({r.why})" if r.trains else r.why)
+            rows.append((r.key, r.config.method, f"{r.config.steps:,}",
+                         str(r.config.batch_size), differs, status))
+        return rows
+
+    def __str__(self) -> str:
+        head = ("run", "method", "steps", "batch", "differs", "status")
+        rows = [head] + self.rows()
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        return "\n".join([self.summary()] + ["  ".join(c.ljust(w) for c, w in zip(row, widths))
+                                             .rstrip() for row in rows])
+
+    def _repr_markdown_(self) -> str:
+        """Shown by Jupyter when a cell ends with the plan: the summary over a table."""
+        rows = ["| run | method | steps | batch | differs from the method's first run | "
+                "status |", "|---|---|---:|---:|---|---|"]
+        rows += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |"
+                 for row in self.rows()]
+        return f"**{self.summary()}.**\n\n" + "\n".join(rows)
+
+
+def plan(runs: dict[str, Any], *, train_data=None, test_data=None,
+         need_model: bool | tuple[str, ...] = False, probe_steps: int = 3) -> Plan:
+    """Which of `runs` ({key: TrainConfig}, what a chapter passes to `run`) are stored, which
+    will train, and how long they will take on this device, before any of them trains.
+
+    A run trains exactly when `run` would train it: no stored result is this run (its key or
+    a twin), SSLKIT_RERUN is set, the profile is smoke, or `need_model` names it (True: all)
+    and its final checkpoint is missing (a fresh clone has results but no weights).
+    The time is measured, not guessed, and only for the runs that will train: 1 + `probe_steps`
+    steps of each distinct run (its method, network, batch, views and method settings; the
+    first step is not counted, `sslkit.train.budget.seconds_per_step`), and one kNN evaluation
+    timed on a slice of its bank and queries and scaled to their sizes. Nothing is written:
+    the probes keep no checkpoint or result, and the global random state is restored.
+    """
+    from sslkit.methods import get_method
+    from sslkit.train.loop import device_description, load_data, resolve_device
+
+    rerun = os.environ.get("SSLKIT_RERUN", "") not in ("", "0")
+    record = data_record(train_data, test_data)
+    planned = []
+    for key, cfg in runs.items():
+        if train_data is not None:  # the config records the data the run trains on, as in run
+            cfg = replace(cfg, data=train_data.name)
+        resolved = cfg.resolved(get_method(cfg.method).train_defaults)
+        stored = None if rerun else _find_stored(key, cfg, resolved.to_dict(), *record)
+        why = _why(key, cfg.profile, stored, rerun)
+        if stored and (need_model is True or key in (need_model or ())):
+            saved = json.loads((results_dir(cfg.profile) / f"{stored}.json").read_text())
+            if not _finished_checkpoint(runs_dir(cfg.profile) / stored, saved):
+                why, stored = f"{why}, but its weights are needed and not here", None
+        planned.append(PlannedRun(key, resolved, stored, why))
+    training = [r for r in planned if r.stored_as is None]
+    if not training:
+        return Plan(planned, None)
+    if train_data is None or test_data is None:
+        train_data, test_data = load_data(training[0].config)
+    device = resolve_device(training[0].config.device)
+    step_times: dict[str, float] = {}
+    eval_times: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for r in training:
+            fields = [f for f in r.config.to_dict() if f not in _STEP_NEUTRAL]
+            sig = _signature(r.config, fields)
+            if sig not in step_times:
+                step_times[sig] = _seconds_per_step(r.config, train_data, test_data,
+                                                    probe_steps)
+            r.seconds_per_step = step_times[sig]
+            sig = _signature(r.config, _EVAL_FIELDS)
+            if sig not in eval_times:
+                eval_times[sig] = _seconds_per_evaluation(r.config, train_data, test_data)
+            r.seconds_per_evaluation = eval_times[sig]
+    return Plan(planned, device_description(device))
+
+
+# Fields that do not change the time of a training step: runs that differ only in them share
+# one measurement. A kNN evaluation's time depends only on the network and the set sizes.
+_STEP_NEUTRAL = ("steps", "lr", "weight_decay", "warmup_steps", "seed", "log_every",
+                 "eval_every", "checkpoint_every", "eval_train_size", "eval_test_size",
+                 "knn_k", "knn_temperature", "out", "train_size", "max_seconds")
+_EVAL_FIELDS = ("backbone", "norm", "backbone_args", "device", "channels_last",
+                "eval_train_size", "eval_test_size", "data")
+
+
+_BOOKKEEPING = ("out", "log_every", "checkpoint_every")  # not what a run learns
+
+
+def _signature(cfg, fields) -> str:
+    return json.dumps({k: v for k, v in cfg.to_dict().items() if k in fields},
+                      sort_keys=True, default=str)
+
+
+def _why(key: str, profile: str, stored: str | None, rerun: bool) -> str:
+    """Why `run` reuses or trains `key`, in a few words."""
+    if rerun:
+        return "SSLKIT_RERUN is set"
+    if profile == "smoke":
+        return "smoke runs are not stored"
+    if stored:
+        return "stored" if stored == key else f"stored as {stored}"
+    if (results_dir(profile) / f"{key}.json").exists():
+        return "stale: its config or data changed"
+    return "not stored"
+
+
+def _seconds_per_step(cfg, train_data, test_data, probe_steps: int) -> float:
+    from sslkit.train.budget import seconds_per_step
+
+    return seconds_per_step(cfg, train_data=train_data, test_data=test_data,
+                            probe_steps=max(probe_steps, 2))
+
+
+def _seconds_per_evaluation(cfg, train_data, test_data, n_images: int = 256,
+                            n_queries: int = 256) -> float:
+    """One kNN evaluation of `cfg` (`train.loop.knn_eval`) on this device, estimated from a
+    slice: the backbone's features of `n_images` images, scaled to the bank and the queries,
+    plus the neighbour search of `n_queries` queries against a bank of the full size."""
+    from sslkit.evaluate import extract_features, knn_accuracy
+    from sslkit.train.loop import build_run_backbone, resolve_device
+
+    device = resolve_device(cfg.device)
+    n_bank = min(cfg.eval_train_size or len(train_data), len(train_data))
+    n_query = min(cfg.eval_test_size or len(test_data), len(test_data))
+    backbone = build_run_backbone(cfg, train_data.image_size).to(device)
+    images = train_data.images[:n_images]
+    stats = dict(mean=(0.5,) * 3, std=(0.25,) * 3, device=device)  # any values time the same
+    extract_features(backbone, images[:8], **stats).cpu()  # warm-up: first-call overheads
+    start = time.perf_counter()
+    extract_features(backbone, images, **stats).cpu()  # .cpu() waits for the device
+    per_image = (time.perf_counter() - start) / len(images)
+    bank = torch.randn(n_bank, backbone.out_dim, device=device)
+    labels = torch.randint(len(train_data.classes), (n_bank,), device=device)
+    queries = min(n_queries, n_query)
+    start = time.perf_counter()
+    knn_accuracy(bank, labels, bank[:queries], labels[:queries], k=cfg.knn_k,
+                 temperature=cfg.knn_temperature, num_classes=len(train_data.classes))
+    per_query = (time.perf_counter() - start) / queries
+    return per_image * (n_bank + n_query) + per_query * n_query
+
+
+def _flat(config: dict) -> dict:
+    """A config dict with method_args / backbone_args / recipe_args spread as 'args.name'."""
+    flat = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            flat.update({f"{k.removesuffix('_args')}.{n}": w for n, w in v.items()})
+        else:
+            flat[k] = v
+    return flat
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _checkpoint_state(out: Path | None) -> dict | None:
     from sslkit.train.checkpoint import CheckpointError, load_checkpoint
 

@@ -72,29 +72,89 @@ def test_a_torch_older_than_the_range_is_reported(monkeypatch):
     assert len(problems) == 1 and "torch 2.1.2+cu121 is older than 2.3" in problems[0]
 
 
-def test_plan_counts_stored_runs_and_measures_the_rest(monkeypatch, tmp_path):
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def planned_runs(monkeypatch, tmp_path):
+    """Four runs as a chapter declares them, with results stored as experiments.run stores
+    them: one stored, its twin under another key, one stored with another config (stale),
+    one never stored."""
     from sslkit import experiments
     from sslkit.data import make_shapes
     from sslkit.methods import get_method
     from sslkit.train import TrainConfig
 
     monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("SSLKIT_RERUN", raising=False)
     train_data, test_data = make_shapes(n=96, seed=0), make_shapes(n=32, seed=1)
     base = dict(profile="cpu", data=train_data.name, batch_size=16, train_size=96,
                 eval_train_size=64, eval_test_size=32, steps=40)
-    runs = {"vicreg": TrainConfig(method="vicreg", **base),
-            "byol": TrainConfig(method="byol", **base)}
-    # store vicreg as experiments.run would
+    vicreg = TrainConfig(method="vicreg", **base)
+    runs = {"vicreg": vicreg, "copy": vicreg,
+            "byol": TrainConfig(method="byol", **base),
+            "fresh": TrainConfig(method="vicreg", **{**base, "lr": 1e-3})}
+    record = dict(zip(("fingerprint", "shapes"),
+                      experiments.data_record(train_data, test_data)))
     folder = experiments.results_dir("cpu")
     folder.mkdir(parents=True)
-    resolved = runs["vicreg"].resolved(get_method("vicreg").train_defaults).to_dict()
-    (folder / "vicreg.json").write_text(json.dumps({
-        "config": resolved, "fingerprint": {"train": experiments.data_fingerprint(train_data),
-                                            "test": experiments.data_fingerprint(test_data)}}))
-    p = colab.plan(runs, train_data=train_data, test_data=test_data, probe_steps=2)
-    assert p.stored == ["vicreg"] and p.to_train == ["byol"] and p.steps == 40
-    assert 0 < p.seconds_per_step < 60 and p.seconds == pytest.approx(40 * p.seconds_per_step)
-    assert str(p).startswith("1 of 2 runs will train (byol): 40 steps")
+    for key, cfg in (("vicreg", vicreg), ("byol", TrainConfig(method="byol",
+                                                              **{**base, "steps": 41}))):
+        resolved = cfg.resolved(get_method(cfg.method).train_defaults).to_dict()
+        (folder / f"{key}.json").write_text(json.dumps({"config": resolved, **record}))
+    return runs, train_data, test_data
+
+
+def test_plan_says_which_runs_are_stored_and_measures_the_rest(planned_runs, tmp_path):
+    from sslkit import experiments
+
+    runs, train_data, test_data = planned_runs
+    before, rng = _files(tmp_path), torch.get_rng_state()
+    p = experiments.plan(runs, train_data=train_data, test_data=test_data, probe_steps=2)
+    assert p.stored == ["vicreg", "copy"] and p.to_train == ["byol", "fresh"]
+    why = {r.key: r.why for r in p.runs}
+    assert why == {"vicreg": "stored", "copy": "stored as vicreg",
+                   "byol": "stale: its config or data changed", "fresh": "not stored"}
+    assert p.steps == 80 and p.device.startswith("cpu")
+    byol, fresh = p.runs[2], p.runs[3]
+    assert 0 < byol.seconds_per_step < 60 and 0 < fresh.seconds_per_step < 60
+    assert 0 < byol.seconds_per_evaluation == fresh.seconds_per_evaluation  # one network
+    assert byol.evaluations == 1 and p.seconds == pytest.approx(
+        40 * (byol.seconds_per_step + fresh.seconds_per_step)
+        + 2 * byol.seconds_per_evaluation)
+    text = str(p)
+    assert text.startswith("4 runs in this chapter: 2 stored (reused), 2 will train: 80 steps "
+                           "and 2 kNN evaluations, about ")
+    assert "lr=0.001" in text.splitlines()[-1]  # what the variant changes, on its row
+    assert "| copy | vicreg | 40 | 16 |  | stored as vicreg |" in p._repr_markdown_()
+    # the probes trained throwaway copies: nothing written, the random state as it was
+    assert _files(tmp_path) == before and not (tmp_path / "runs").exists()
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_plan_counts_a_run_whose_weights_are_needed_and_missing(planned_runs, monkeypatch):
+    """On a fresh clone the results are there but not the checkpoints: a chapter that needs
+    a stored run's network (need_model=True) trains it again, and the plan says so."""
+    from sslkit import experiments
+
+    runs, train_data, test_data = planned_runs
+    runs = {k: runs[k] for k in ("vicreg", "copy")}
+    probes = []
+    monkeypatch.setattr(experiments, "_seconds_per_step", lambda cfg, *a: probes.append(cfg)
+                        or 0.5)
+    monkeypatch.setattr(experiments, "_seconds_per_evaluation", lambda *a: 3.0)
+    p = experiments.plan(runs, train_data=train_data, test_data=test_data)
+    assert p.to_train == [] and p.device is None and probes == []  # nothing trains: no probe
+    assert str(p).startswith("2 runs in this chapter: 2 stored (reused), none will train")
+    p = experiments.plan(runs, train_data=train_data, test_data=test_data,
+                         need_model=("copy",))
+    assert p.stored == ["vicreg"] and p.to_train == ["copy"] and len(probes) == 1
+    assert p.runs[1].why == "stored as vicreg, but its weights are needed and not here"
+    assert p.seconds == 40 * 0.5 + 3.0
+    monkeypatch.setenv("SSLKIT_RERUN", "1")
+    p = experiments.plan(runs, train_data=train_data, test_data=test_data)
+    assert p.to_train == ["vicreg", "copy"] and len(probes) == 2  # one probe for both
 
 
 def test_every_chapters_first_cell_clones_and_prepares_without_touching_torch(monkeypatch):
