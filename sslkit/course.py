@@ -52,7 +52,16 @@ LONG_RUN = {
     "gpu": dict(steps=10_000, warmup_steps=500, log_every=100, checkpoint_every=1000,
                 eval_every=2500, **FULL_KNN),
 }
-RUN_SIZES = {"quick": CHAPTER_RUN, "long": LONG_RUN}
+# - LAB: the shapes laboratory (chapters 1 and 3): VICReg-sized runs on the embedded shapes
+#   with the "shapes" recipe, where content and style are known and the effect of a recipe
+#   shows in 150 steps of 64 images (under a minute on 2 cores). The same at every profile:
+#   the smoke size *is* the real experiment here. Probed with `evaluate.probe_model` on the
+#   2,048 / 1,000 images evaluated below.
+LAB_RUN = dict(batch_size=64, steps=150, lr=5e-3, warmup_steps=5, train_size=2048,
+               eval_train_size=2048, eval_test_size=1000, log_every=10, view_size=32,
+               recipe="shapes")
+RUN_SIZES = {"quick": CHAPTER_RUN, "long": LONG_RUN,
+             "lab": {profile: LAB_RUN for profile in CHAPTER_RUN}}
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,8 @@ class Setup:
     def config(self, method: str, size: str = "quick", **fields):
         """A chapter experiment's TrainConfig: this profile at a chapter run size.
 
-        size: "quick" (CHAPTER_RUN) or "long" (LONG_RUN, for claims about learning). Any
+        size: "quick" (CHAPTER_RUN), "long" (LONG_RUN, for claims about learning) or "lab"
+        (LAB_RUN: the shapes laboratory, the same at every profile). Any
         field given here wins, e.g. `S.config("byol", "long", batch_size=64, steps=6000)`.
         """
         from sslkit.train import TrainConfig

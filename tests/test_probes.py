@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sslkit.data import make_shapes
-from sslkit.evaluate import factor_probes
+from sslkit.evaluate import factor_probes, probe_model, probes_table
 from sslkit.evaluate.probes import FACTORS, format_probes
 
 
@@ -66,3 +66,25 @@ def test_linear_probe_and_bad_input(shapes):
     unfactored.factors = {}
     with pytest.raises(ValueError, match="no ground-truth factors"):
         factor_probes(torch.zeros(10, 2), unfactored, torch.zeros(len(test), 2), test)
+
+
+def test_probe_model_probes_a_frozen_model_on_held_out_images_and_tables_reports(shapes):
+    """probe_model = extract features of fixed draws + factor_probes; probes_table lays
+    several reports side by side with the chance level once."""
+    shapes, test = shapes
+    mean, std = shapes.mean_std()
+    pixels = torch.nn.Sequential(torch.nn.AvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(192, 192))
+    torch.nn.init.eye_(pixels[2].weight)  # the (pooled) raw image as the representation
+    torch.nn.init.zeros_(pixels[2].bias)
+    report = probe_model(pixels, shapes, test, mean, std, n_train=256, n_test=200)
+    assert set(report) >= {"class", "hue", "background"}
+    assert report["hue"]["accuracy"] > report["hue"]["chance"] + 0.2  # pixels carry the colour
+    constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 4))
+    torch.nn.init.zeros_(constant[1].weight)
+    torch.nn.init.ones_(constant[1].bias)  # every image -> the same vector
+    collapsed = probe_model(constant, shapes, test, mean, std, n_train=256, n_test=200)
+    assert collapsed["hue"]["accuracy"] < report["hue"]["accuracy"]
+    table = probes_table({"pixels": report, "collapsed": collapsed})
+    lines = table.splitlines()
+    assert lines[0] == "| factor | chance | pixels | collapsed |" and len(lines) == 2 + len(report)
+    assert f"{report['hue']['accuracy']:.2f}" in next(l for l in lines if l.startswith("| hue"))

@@ -57,7 +57,7 @@ def test_dino_keeps_its_local_crops_and_the_overrides_pass_through(shapes):
     assert [v.shape[-1] for v in views] == [32, 32, 16, 16]
     assert recipe.views[0].crop_scale == (0.4, 1.0) and recipe.views[2].crop_scale == (0.05, 0.4)
     with pytest.raises(ValueError, match="extends one of"):
-        build_recipe("shapes", 32, MEAN, STD, base="aae")
+        build_recipe("shapes", 32, MEAN, STD, base="none")
     with pytest.raises(ValueError, match="probabilities"):
         build_recipe("shapes", 32, MEAN, STD, recolour=2.0)
 
@@ -70,3 +70,19 @@ def test_a_run_on_the_shapes_picks_the_shapes_recipe_unless_told_otherwise():
     assert TrainConfig(method="vicreg", data="cifar10").resolved().recipe is None
     assert TrainConfig(method="vicreg", recipe="vicreg").resolved().recipe == "vicreg"
     assert shapes_recipe_for("byol") and not shapes_recipe_for("none")
+
+
+def test_aae_base_repaints_and_occludes_the_input_and_keeps_the_clean_target(shapes):
+    """Chapter 2's "AAE as the article tells it": new background and occluder on the input
+    only; the target is exactly the base recipe's clean view."""
+    x = shapes.images[:16]
+    recipe = build_recipe("shapes", 32, MEAN, STD, base="aae", recolour=0.0, background=1.0,
+                          occlusion=1.0, translate=0.0, affine_scale=(1.0, 1.0))
+    augmented, clean = recipe(x, torch.Generator().manual_seed(0))
+    plain_clean = build_recipe("aae", 32, MEAN, STD)(x, torch.Generator().manual_seed(0))[1]
+    assert torch.equal(clean, plain_clean)
+    outside = object_alpha(x.float() / 255) < 0.01  # N x 1 x H x W background pixels
+    changed = (augmented - clean).abs().amax(dim=1, keepdim=True) > 0.05
+    assert changed[outside].float().mean() > 0.9  # the background is new nearly everywhere
+    with pytest.raises(ValueError, match="occlusion"):
+        build_recipe("shapes", 32, MEAN, STD, base="aae", occlusion=1.5)

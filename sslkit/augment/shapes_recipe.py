@@ -20,6 +20,8 @@ Like Causal3DIdent, which renders a second view with new style factors, each vie
     rotation    a rotation by U(-rotation, rotation) degrees about the centre, the corners
                 repeating the border pixels (default 0: the data set is upright; with
                 `load("shapes", rotation=True)` use 180 to make rotation style too).
+    occlusion   with this probability (default 0) a textured rectangle is drawn over the
+                view (`sslkit.data.shapes.occlude`).
 
 The object is found in the image itself (every object is brighter than every background,
 `sslkit.data.shapes.object_alpha`), so the recipe keeps the `recipe(x, generator)` contract
@@ -45,8 +47,9 @@ from torch import Tensor
 from sslkit.augment import batched as B
 from sslkit.augment import functional as F
 
-# Recipes the shapes recipe does not extend: "aae" must keep the pose (what its code carries)
-# and "none" is the no-augmentation baseline.
+# Recipes a run on the shapes does not extend by itself: "aae" must keep the pose (what its
+# code carries), so its style changes are asked for by name (base="aae": they then repaint
+# the augmented input only, never the clean target); "none" is the no-augmentation baseline.
 NOT_EXTENDED = ("aae", "none")
 
 
@@ -59,8 +62,8 @@ def shapes_recipe_for(base: str) -> bool:
 # Measured at the smoke size (benchmarks/README.md, issue 12): VICReg on the upright shapes,
 # 300 steps, kNN 0.21 untrained -> 0.83 with these; crop_scale (0.5, 1) -> 0.61; the photo
 # recipe's colour jitter, grayscale and solarize on top of a (0.5, 1) crop -> 0.18.
-SHAPES_DEFAULTS = {"rotation": 0.0, "recolour": 1.0, "background": 1.0, "crop_scale": (0.9, 1.0),
-                   "color_jitter": 0.0, "grayscale": 0.0, "solarize": 0.0}
+SHAPES_DEFAULTS = {"rotation": 0.0, "recolour": 1.0, "background": 1.0, "occlusion": 0.0,
+                   "crop_scale": (0.9, 1.0), "color_jitter": 0.0, "grayscale": 0.0, "solarize": 0.0}
 
 
 def rotate_border(x: Tensor, angle_deg: Tensor) -> Tensor:
@@ -74,20 +77,21 @@ def rotate_border(x: Tensor, angle_deg: Tensor) -> Tensor:
 
 
 class ShapesStyle:
-    """The style changes of one view: rotation, then a new object colour and a new background
-    (see the module docstring). Works on any batch of the shapes: the object is found by its
-    brightness (`sslkit.data.shapes.object_alpha`), so no factors are needed."""
+    """The style changes of one view: rotation, then a new object colour and a new background,
+    then an occluder (see the module docstring). Works on any batch of the shapes: the object
+    is found by its brightness (`sslkit.data.shapes.object_alpha`), so no factors are needed."""
 
-    def __init__(self, rotation: float, recolour: float, background: float):
-        if rotation < 0 or not (0 <= recolour <= 1 and 0 <= background <= 1):
+    def __init__(self, rotation: float, recolour: float, background: float, occlusion: float = 0.0):
+        if rotation < 0 or not all(0 <= p <= 1 for p in (recolour, background, occlusion)):
             raise ValueError(f"need rotation >= 0 degrees and probabilities 0 <= recolour, "
-                             f"background <= 1; got rotation={rotation}, recolour={recolour}, "
-                             f"background={background}")
+                             f"background, occlusion <= 1; got rotation={rotation}, "
+                             f"recolour={recolour}, background={background}, occlusion={occlusion}")
         self.rotation, self.recolour, self.background = float(rotation), float(recolour), float(background)
+        self.occlusion = float(occlusion)
 
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """uint8 (N, 3, H, W) -> uint8, every sample its own parameters."""
-        from sslkit.data.shapes import object_alpha, random_backgrounds, random_foregrounds
+        from sslkit.data.shapes import object_alpha, occlude, random_backgrounds, random_foregrounds
 
         n, size = x.shape[0], x.shape[-1]
         rand = lambda: torch.rand(n, generator=generator, device=x.device)  # noqa: E731
@@ -108,17 +112,20 @@ class ShapesStyle:
             fg = torch.where(new_colour, colour, own)
             out = torch.where(new_background, torch.lerp(background, fg, alpha),
                               torch.lerp(out, fg, alpha))
+        if self.occlusion > 0:
+            out = occlude(out, generator, self.occlusion)
         return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
     def __repr__(self) -> str:
         return (f"ShapesStyle(rotation={self.rotation}, recolour={self.recolour}, "
-                f"background={self.background})")
+                f"background={self.background}, occlusion={self.occlusion})")
 
 
 class ShapesRecipe:
-    """``recipe(x, generator) -> list[Tensor]``: per view, ShapesStyle then the base view."""
+    """``recipe(x, generator) -> list[Tensor]``: per view, ShapesStyle then the base view (a
+    view whose style is None, the AAE's clean target, is the base view alone)."""
 
-    def __init__(self, base: str, styles: list[ShapesStyle], views: list, mean: Sequence[float],
+    def __init__(self, base: str, styles: list[ShapesStyle | None], views: list, mean: Sequence[float],
                  std: Sequence[float]):
         from sslkit.augment.recipes import batched_view
 
@@ -134,7 +141,7 @@ class ShapesRecipe:
     def __call__(self, x: Tensor, generator: torch.Generator) -> list[Tensor]:
         B.check_images(x)
         B.check_generator(generator, x)
-        return [pipeline(style(x, generator), generator)
+        return [pipeline(x if style is None else style(x, generator), generator)
                 for style, pipeline in zip(self.styles, self.pipelines)]
 
     def __repr__(self) -> str:
@@ -143,14 +150,21 @@ class ShapesRecipe:
 
 def build_shapes_recipe(image_size: int, mean: Sequence[float], std: Sequence[float], *,
                         base: str = "vicreg", **overrides) -> ShapesRecipe:
-    """The "shapes" recipe on top of recipe `base` (one of SHAPES_BASES).
+    """The "shapes" recipe on top of recipe `base` (a joint-embedding recipe, or "aae").
 
-    overrides: `rotation` (degrees), `recolour` (probability), and anything the base recipe
-    takes (`crop_scale`, `color_jitter`, ...), applied to every view. DINO's local crops
-    keep their own crop scale unless `local_crop_scale` is given.
+    overrides: `rotation` (degrees), `recolour`, `background`, `occlusion` (probabilities),
+    and anything the base recipe takes (`crop_scale`, `color_jitter`, ...), applied to every
+    view. DINO's local crops keep their own crop scale unless `local_crop_scale` is given.
+    With base="aae" the style changes repaint the augmented input only: the target stays
+    the clean image, as the augmented autoencoder needs (chapter 2).
     """
     from sslkit.augment.recipes import recipe_views
 
+    if base == "aae":
+        options = {**SHAPES_DEFAULTS, **overrides}
+        style = ShapesStyle(*(options.pop(k) for k in ("rotation", "recolour", "background", "occlusion")))
+        options.pop("crop_scale")  # the AAE recipe shifts and zooms; it does not crop
+        return ShapesRecipe(base, [style, None], recipe_views("aae", image_size, **options), mean, std)
     if not shapes_recipe_for(base):
         from sslkit.augment.recipes import RECIPES
 
@@ -158,7 +172,7 @@ def build_shapes_recipe(image_size: int, mean: Sequence[float], std: Sequence[fl
         raise ValueError(f"the shapes recipe extends one of {', '.join(valid)}; got "
                          f"base={base!r} ({' and '.join(NOT_EXTENDED)} are not extended)")
     options = {**SHAPES_DEFAULTS, **overrides}
-    style = ShapesStyle(options.pop("rotation"), options.pop("recolour"), options.pop("background"))
+    style = ShapesStyle(*(options.pop(k) for k in ("rotation", "recolour", "background", "occlusion")))
     crop_scale = options.pop("crop_scale")
     views = recipe_views(base, image_size, **options)
     n_global = 2  # DINO's local views keep their small crops

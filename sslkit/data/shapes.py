@@ -401,6 +401,31 @@ def random_foregrounds(n: int, generator: torch.Generator) -> torch.Tensor:
     return _foreground({"hue": u[0], "saturation": 0.6 + 0.4 * u[1], "value": 0.75 + 0.25 * u[2]})
 
 
+def occlude(x: torch.Tensor, generator: torch.Generator, probability: float) -> torch.Tensor:
+    """Draw an occluder over float images x (N, 3, S, S) in [0, 1], each with this
+    probability: an axis-aligned rectangle of 20-50 % of the side at a random place, filled
+    with a new background (texture and colours drawn as make_shapes draws them).
+
+    The augmented autoencoder's official config (DLR-RM/AugmentedAutoencoder,
+    auto_pose/ae/cfg/train_template.cfg) occludes by dropping coarse blocks of pixels
+    (`Sometimes(0.5, CoarseDropout(p=0.2, size_percent=0.05))`) and has a SQUARE_OCCLUSION
+    option. One textured rectangle is the simplest of these that a 32 px image shows; being
+    textured like a background, it is no cue the code could latch onto."""
+    if not 0 <= probability <= 1:
+        raise ValueError(f"the occlusion probability must be in [0, 1]; got {probability}")
+    n, s = x.shape[0], x.shape[-1]
+    device = generator.device
+    corners = torch.rand(n, 2, generator=generator, device=device)
+    sides = 0.2 + 0.3 * torch.rand(n, 2, generator=generator, device=device)
+    centres = (torch.arange(s, dtype=torch.float32, device=device) + 0.5) / s
+    x0, y0 = (corners * (1 - sides)).unbind(dim=1)
+    inside_x = (centres >= x0[:, None]) & (centres < (x0 + sides[:, 0])[:, None])  # N x W
+    inside_y = (centres >= y0[:, None]) & (centres < (y0 + sides[:, 1])[:, None])  # N x H
+    occluded = torch.rand(n, generator=generator, device=device) < probability
+    box = (inside_y[:, :, None] & inside_x[:, None, :])[:, None] & occluded[:, None, None, None]
+    return torch.where(box, random_backgrounds(n, s, generator).to(x.dtype), x)
+
+
 def aae_pairs(data: ImageData, seed: int = 0, *, occlusion: float = 0.5,
               background: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
     """(input, target) pairs for the augmented autoencoder, as the article tells it: the input
@@ -409,8 +434,8 @@ def aae_pairs(data: ImageData, seed: int = 0, *, occlusion: float = 0.5,
 
     data: a shapes ImageData (its objects: class, position, scale, rotation, colour).
     seed: draws the new backgrounds and occluders (the same seed, the same pairs).
-    occlusion: probability that a random rectangle of the background's colours, up to a
-        quarter of the image, is drawn over the object.
+    occlusion: probability of an occluder (`occlude`): a rectangle of 20-50 % of the side,
+        filled with a second new background, drawn over the image.
     background: RGB in [0, 1] of the target's plain background (default black).
     Returns two (N, 3, H, W) uint8 tensors: input, target. The encoder that maps the input
     to a code the decoder turns into the target must ignore the background and occluders.
@@ -428,17 +453,7 @@ def aae_pairs(data: ImageData, seed: int = 0, *, occlusion: float = 0.5,
 
     g = torch.Generator().manual_seed(seed)
     augmented = torch.lerp(random_backgrounds(n, s, g), fg, alpha)
-    # an occluder: an axis-aligned rectangle of 20-50 % of the side, filled with a second
-    # background, drawn over the object where the coin says so
-    corners = torch.rand(n, 2, generator=g)
-    sides = 0.2 + 0.3 * torch.rand(n, 2, generator=g)
-    centres = (torch.arange(s, dtype=torch.float32) + 0.5) / s
-    x0, y0 = (corners * (1 - sides)).unbind(dim=1)
-    inside_x = (centres >= x0[:, None]) & (centres < (x0 + sides[:, 0])[:, None])  # N x W
-    inside_y = (centres >= y0[:, None]) & (centres < (y0 + sides[:, 1])[:, None])  # N x H
-    occluded = torch.rand(n, generator=g) < occlusion
-    box = (inside_y[:, :, None] & inside_x[:, None, :])[:, None] & occluded[:, None, None, None]
-    augmented = torch.where(box, random_backgrounds(n, s, g), augmented)
+    augmented = occlude(augmented, g, occlusion)
     return _to_uint8(augmented), _to_uint8(target)
 
 

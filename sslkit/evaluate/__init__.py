@@ -7,10 +7,10 @@ from .collapse import (alignment, collapse_report, effective_rank, singular_valu
 from .features import extract_features
 from .knn import knn_accuracy, knn_classify
 from .linear import linear_probe
-from .probes import factor_probes
+from .probes import factor_probes, probe_model, probes_table
 
 __all__ = [
     "alignment", "cluster_accuracy", "collapse_report", "effective_rank", "extract_features",
     "factor_probes", "knn_accuracy", "knn_classify", "linear_assignment", "linear_probe", "nmi",
-    "singular_values", "std_of_l2_normalized", "uniformity",
+    "probe_model", "probes_table", "singular_values", "std_of_l2_normalized", "uniformity",
 ]

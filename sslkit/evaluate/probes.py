@@ -146,6 +146,34 @@ def factor_probes(train_features: torch.Tensor, train_data, test_features: torch
     return report
 
 
+def probe_model(model: torch.nn.Module, train_data, test_data, mean, std, *,
+                n_train: int = 2048, n_test: int = 1000, **options) -> dict[str, dict[str, float]]:
+    """`factor_probes` of a frozen model's outputs: a backbone, or a backbone with its head
+    (`nn.Sequential(backbone, projector)`) to probe the embedding the loss sees.
+
+    The probe's bank is `n_train` images of `train_data` and its queries `n_test` held-out
+    images of `test_data` (fixed random draws, the evaluation's seeds 1 and 2); mean, std
+    normalise them as in training. options: factor_probes' (probe, k, bins, ...).
+    """
+    from sslkit.evaluate.features import extract_features
+    from sslkit.train.loop import random_subset
+
+    bank, queries = random_subset(train_data, n_train, seed=1), random_subset(test_data, n_test, seed=2)
+    features = [extract_features(model, d.images, mean, std) for d in (bank, queries)]
+    return factor_probes(features[0], bank, features[1], queries, **options)
+
+
+def probes_table(reports: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Several factor_probes reports ({column: report}) as one Markdown table: a row per
+    factor, its chance level, then each column's accuracy."""
+    first = next(iter(reports.values()))
+    rows = ["| factor | chance | " + " | ".join(reports) + " |", "|---" * (len(reports) + 2) + "|"]
+    rows += [f"| {name} | {first[name]['chance']:.2f} | "
+             + " | ".join(f"{r[name]['accuracy']:.2f}" for r in reports.values()) + " |"
+             for name in first]
+    return "\n".join(rows)
+
+
 def format_probes(report: dict[str, dict[str, float]]) -> str:
     """The report as a small text table: factor, accuracy, chance."""
     lines = [f"{'factor':<11}{'accuracy':>9}{'chance':>8}"]
