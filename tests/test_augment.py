@@ -23,6 +23,7 @@ from sslkit.augment import (
     ElasticTransform,
     GaussianBlur,
     HorizontalFlip,
+    RandAugment,
     RandomGrayscale,
     RandomResizedCrop,
     Solarize,
@@ -165,6 +166,34 @@ def test_gaussian_noise_matches_torchvision(x):
         torch.manual_seed(i)
         noises.append(torch.randn_like(x[i]))
     torch.testing.assert_close(A.gaussian_noise(x, std, torch.stack(noises)), torch.stack(refs), atol=ATOL, rtol=0)
+
+
+def test_randaugment_is_torchvisions_per_image_seeded_from_the_generator(x):
+    """Each image gets torchvision's RandAugment under its own seed drawn from the recipe's
+    generator: equal to calling v2.RandAugment image by image with those seeds, the same
+    generator seed gives the same batch, and the global random state is untouched."""
+    op = RandAugment(num_ops=2, magnitude=9, p=1.0)
+    params = op.sample_params(len(x), gen(0))
+    state = torch.random.get_rng_state()
+    out = op.apply(x, params)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    reference = v2.RandAugment(num_ops=2, magnitude=9)
+    for i in range(len(x)):
+        torch.manual_seed(int(params["seed"][i]))
+        torch.testing.assert_close(out[i], reference(x[i]), atol=0, rtol=0)
+    assert torch.equal(op.apply(x, op.sample_params(len(x), gen(0))), out)
+    assert not torch.equal(op.apply(x, op.sample_params(len(x), gen(1))), out)
+    skipped = op.apply(x, {**params, "mask": torch.zeros(len(x), dtype=torch.bool)})
+    assert torch.equal(skipped, x)
+    with pytest.raises(ValueError, match="magnitude"):
+        RandAugment(magnitude=40)
+
+
+def test_randaugment_is_a_recipe_option(images):
+    views = build_recipe("simclr", 32, MEAN, STD, randaugment=1.0, color_jitter=0.0)(images, gen(0))
+    assert len(views) == 2 and views[0].shape == (len(images), 3, 32, 32)
+    assert "RandAugment" in repr(build_recipe("simclr", 32, MEAN, STD, randaugment=0.5))
+    assert "RandAugment" in repr(torchvision_recipe("simclr", 32, MEAN, STD, randaugment=0.5).transforms[0])
 
 
 def test_normalize_matches_torchvision(images):

@@ -396,6 +396,49 @@ class Solarize(BatchedAugmentation):
         return apply_to_selected(x, params["mask"], solarize, inplace=inplace, scratch=scratch)
 
 
+class RandAugment(BatchedAugmentation):
+    """RandAugment (Cubuk et al., CVPR-W 2020, arXiv 1909.13719) on [0, 1] floats, with
+    probability p per image: `num_ops` operations drawn uniformly from its 14 (identity,
+    shear and translate in x or y, rotate, brightness, colour, contrast, sharpness,
+    posterize, solarize, autocontrast, equalize), each at strength `magnitude` of 31 bins.
+
+    torchvision's v2.RandAugment does the drawing and the ops (it is the well-kept
+    implementation; writing the 14 ops batched would duplicate it). It draws from torch's
+    global generator and one op set per call, so each image is its own call, seeded from the
+    recipe's generator: the same seed gives the same views, and the global random state is
+    left as it was. A per-image loop: about 1 ms per 32 px image on a CPU core.
+    """
+
+    def __init__(self, num_ops: int = 2, magnitude: int = 9, p: float = 1.0):
+        if num_ops < 1 or not 0 <= magnitude <= 30:
+            raise ValueError(f"RandAugment needs num_ops >= 1 and 0 <= magnitude <= 30 (of 31 "
+                             f"bins); got num_ops={num_ops}, magnitude={magnitude}")
+        from torchvision.transforms import v2
+
+        self.num_ops, self.magnitude, self.p = int(num_ops), int(magnitude), p
+        self._op = v2.RandAugment(num_ops=self.num_ops, magnitude=self.magnitude)
+
+    def sample_params(self, n, generator, device=None, image_size=None):
+        return {"mask": _bernoulli(self.p, n, generator, device),
+                "seed": torch.randint(2 ** 62, (n,), generator=generator, device=device)}
+
+    def apply(self, x, params, *, inplace=False, scratch=None):
+        if self.p <= 0:
+            return x
+        seeds = params["seed"].tolist()
+
+        def randaugment(t, rows):
+            rows = range(len(t)) if rows is None else rows.tolist()
+            with torch.random.fork_rng(devices=[]):
+                for i, row in enumerate(rows):
+                    torch.manual_seed(seeds[row])
+                    t[i] = self._op(t[i])
+            return t
+
+        return apply_to_selected(x, params["mask"], randaugment, inplace=inplace, scratch=scratch,
+                                 blend=False)
+
+
 class GaussianNoise(BatchedAugmentation):
     """RandomApply([torchvision GaussianNoise(mean=0, sigma=std, clip=True)], p)."""
 

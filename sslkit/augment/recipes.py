@@ -84,9 +84,12 @@ class ViewSpec:
     solarize: float = 0.0
     noise: float = 0.0  # probability of additive Gaussian noise
     noise_std: float = 0.1
+    randaugment: float = 0.0  # probability of RandAugment (Cubuk et al. 2020), after the flip
+    randaugment_ops: int = 2  # its N: operations per image (torchvision's default)
+    randaugment_magnitude: int = 9  # its M, of 31 bins (torchvision's default)
 
 
-PROBABILITIES = ("flip", "color_jitter", "grayscale", "blur", "solarize", "noise")
+PROBABILITIES = ("flip", "color_jitter", "grayscale", "blur", "solarize", "noise", "randaugment")
 RECIPE_OPTIONS = ("n_local", "local_size", "local_crop_scale")  # dino only
 
 
@@ -220,6 +223,8 @@ def batched_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float],
                                    spec.affine_scale))
     if spec.elastic_alpha > 0:
         augs.append(B.ElasticTransform(spec.elastic_alpha, spec.elastic_sigma))
+    if structure.randaugment > 0:
+        augs.append(B.RandAugment(spec.randaugment_ops, spec.randaugment_magnitude, spec.randaugment))
     if structure.color_jitter > 0 and (spec.brightness or spec.contrast or spec.saturation or spec.hue):
         augs.append(B.ColorJitter(spec.brightness, spec.contrast, spec.saturation, spec.hue, p=spec.color_jitter))
     if structure.grayscale > 0:
@@ -330,6 +335,9 @@ def torchvision_view(spec: ViewSpec, mean: Sequence[float], std: Sequence[float]
         ops.append(v2.RandomAffine(spec.rotation, translate=translate, scale=spec.affine_scale, interpolation=bilinear))
     if spec.elastic_alpha > 0:
         ops.append(v2.ElasticTransform(spec.elastic_alpha, spec.elastic_sigma, interpolation=bilinear))
+    if spec.randaugment > 0:
+        ops.append(v2.RandomApply([v2.RandAugment(spec.randaugment_ops, spec.randaugment_magnitude)],
+                                  p=spec.randaugment))
     if spec.color_jitter > 0 and (spec.brightness or spec.contrast or spec.saturation or spec.hue):
         ops.append(v2.RandomApply([v2.ColorJitter(spec.brightness, spec.contrast, spec.saturation, spec.hue)],
                                   p=spec.color_jitter))
