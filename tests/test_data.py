@@ -14,7 +14,8 @@ from PIL import Image
 from sslkit.data import DATASETS, ImageData, load, make_shapes, make_volume_slices
 from sslkit.data import aae_pairs, datasets, neighbour_slice_pairs, object_masks, render_shape
 from sslkit.data.shapes import (BACKGROUNDS, CLASSES, FIXED_COLOUR, OBJECT_VALUE_THRESHOLD,
-                                ROTATION_ASYMMETRIC_CLASSES, ROTATION_ORDER, object_alpha,
+                                ROTATION_ASYMMETRIC_CLASSES, ROTATION_ORDER, SCAN_OVERLAPS,
+                                SCAN_THICKNESSES, object_alpha,
                                 random_backgrounds, random_foregrounds)
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
@@ -195,6 +196,116 @@ def test_volume_slices_and_neighbour_pairs():
     assert diff(1) < 0.5 * diff(8)
     with pytest.raises(ValueError, match="offset"):
         neighbour_slice_pairs(volume, offset=24)
+
+
+# ------------------------------------------------- scans with a known slice thickness ----
+
+def test_scan_slices_shapes_factors_and_determinism():
+    from sslkit.data import make_scan_slices
+
+    scan = make_scan_slices(16, slices=4, size=16, seed=0)
+    assert scan.images.shape == (64, 3, 16, 16) and scan.images.dtype == torch.uint8
+    assert torch.equal(scan.images[:, 0], scan.images[:, 2])  # grayscale
+    assert torch.equal(scan.images, make_scan_slices(16, slices=4, size=16, seed=0).images)
+    assert not torch.equal(scan.images, make_scan_slices(16, slices=4, size=16, seed=1).images)
+    f = scan.factors
+    assert f["position"].tolist() == list(range(4)) * 16
+    assert f["volume"].tolist() == [v for v in range(16) for _ in range(4)]
+    # every (thickness, overlap) pair twice, labels index the thickness
+    thickness = torch.tensor(SCAN_THICKNESSES)[scan.labels]
+    assert torch.equal(thickness, f["thickness"])
+    assert torch.allclose(f["spacing"], f["thickness"] * (1 - f["overlap"]))
+    pairs = torch.stack([f["thickness"], f["overlap"]], 1)[::4]
+    assert len(pairs.unique(dim=0)) == len(SCAN_THICKNESSES) * len(SCAN_OVERLAPS) == 8
+    assert scan.classes == ["1 px", "2 px", "4 px", "8 px"]
+
+
+def test_scan_slab_average_is_the_fraction_of_the_slab_inside_the_structure():
+    from sslkit.data.shapes import _random_rotations, _z_chords
+
+    g = torch.Generator().manual_seed(0)
+    rot = _random_rotations(3, g)
+    assert torch.allclose(rot @ rot.transpose(1, 2), torch.eye(3).expand(3, 3, 3), atol=1e-5)
+    semi = torch.tensor([[3.0, 2.0, 5.0], [1.0, 1.0, 9.0], [4.0, 4.0, 4.0]])
+    shape = rot @ torch.diag_embed(semi ** -2) @ rot.transpose(1, 2)
+    centre = torch.tensor([[0.5, -1.0, 0.3], [0.0, 0.0, -2.0], [1.0, 1.0, 1.0]])
+    gx, gy = torch.meshgrid(torch.linspace(-6, 6, 13), torch.linspace(-6, 6, 13), indexing="ij")
+    gx, gy = gx.reshape(-1), gy.reshape(-1)
+    mid, half = _z_chords(gx, gy, centre, shape)  # closed form
+    z = torch.linspace(-4, 4, 8001)  # a slab [-4, 4], sampled along z
+    p = torch.stack([gx[None, :, None].expand(3, -1, len(z)), gy[None, :, None].expand(3, -1, len(z)),
+                     z.expand(3, len(gx), -1)], -1) - centre[:, None, None]
+    inside = (torch.einsum("bpzi,bij,bpzj->bpz", p, shape, p) <= 1).float().mean(-1)
+    covered = (torch.minimum(mid + half, torch.tensor(4.0))
+               - torch.maximum(mid - half, torch.tensor(-4.0))).clamp_min(0) / 8
+    assert inside.sum() > 20  # the slab meets every structure
+    assert (covered - inside).abs().max() < 2e-3
+
+
+def test_scan_thickness_blurs_structure_but_not_the_noise():
+    from sslkit.data import make_scan_slices
+
+    clean = make_scan_slices(64, slices=4, size=32, noise=0.0, seed=0)
+    x = clean.images[:, 0].float()
+    # fine structure: the mean absolute Laplacian of each slice
+    fine = (4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2]
+            - x[:, 1:-1, 2:]).abs().mean((1, 2))
+    per_thickness = [fine[clean.labels == t].mean().item() for t in range(4)]
+    assert per_thickness == sorted(per_thickness, reverse=True)  # thicker slabs: smoother
+    assert per_thickness[0] > 1.2 * per_thickness[-1]
+    # the noise is added after the slab average: the same in the empty corners of thin and
+    # thick slices (a real scanner's thick slices are less noisy; that cue is removed)
+    noisy = make_scan_slices(64, slices=4, size=32, noise=0.04, seed=0)
+    corner = noisy.images[:, 0, :4, :4].float().flatten(1)
+    level = [corner[noisy.labels == t].mean().item() for t in range(4)]
+    assert max(level) - min(level) < 1.0  # 255 * 0.04 * 0.4 (the clipped half-normal mean)
+
+
+def test_scan_overlap_makes_neighbours_alike_and_only_pairs_show_it():
+    from sslkit.data import make_scan_slices
+
+    scan = make_scan_slices(64, slices=6, size=32, noise=0.0, seed=0)
+    x = scan.images[:, 0].float().view(64, 6, -1)
+    step = (x[:, 1:] - x[:, :-1]).abs().mean((1, 2))  # change from a slice to the next
+    overlap = scan.factors["overlap"].view(64, 6)[:, 0]
+    thick = scan.labels.view(64, 6)[:, 0] >= 2
+    for group in (thick, ~thick):
+        assert step[group & (overlap > 0)].mean() < 0.8 * step[group & (overlap == 0)].mean()
+    # one slice does not show the overlap: its brightness does not depend on it
+    mean = x.mean((1, 2))
+    assert abs(mean[overlap > 0].mean() - mean[overlap == 0].mean()) < 0.1 * mean.mean()
+
+
+def test_scan_bad_arguments_say_what_to_fix():
+    from sslkit.data import make_scan_slices
+
+    with pytest.raises(ValueError, match="slices >= 2"):
+        make_scan_slices(4, slices=1)
+    with pytest.raises(ValueError, match="overlaps in"):
+        make_scan_slices(4, overlaps=(1.0,))
+    with pytest.raises(ValueError, match="thicknesses must be > 0"):
+        make_scan_slices(4, thicknesses=(0.0, 1.0))
+    with pytest.raises(ValueError, match="noise"):
+        make_scan_slices(4, noise=-1)
+
+
+def test_scan_neighbour_stacks_pack_a_slice_between_its_neighbours():
+    from sslkit.data import make_scan_slices, scan_neighbour_stacks
+
+    scan = make_scan_slices(8, slices=5, size=16, seed=0)
+    stacks = scan_neighbour_stacks(scan)
+    assert len(stacks) == 8 * 3 and stacks.name == "scan-stacks"
+    assert stacks.factors["position"].tolist() == [1, 2, 3] * 8
+    k = 5 * 2 + 1  # volume 2, slice 1
+    assert torch.equal(stacks.images[6], torch.stack([scan.images[k + d, 0] for d in (0, -1, 1)]))
+    assert torch.equal(stacks.labels[6], scan.labels[k])
+    assert len(scan_neighbour_stacks(scan, offset=2)) == 8
+    with pytest.raises(ValueError, match="both sides"):
+        scan_neighbour_stacks(scan, offset=3)
+    with pytest.raises(ValueError, match="factors"):
+        scan_neighbour_stacks(make_shapes(4))
+    with pytest.raises(ValueError, match="offset"):
+        scan_neighbour_stacks(scan, offset=0)
 
 
 # ---------------------------------------------------------------------- ImageData ----

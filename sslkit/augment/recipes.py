@@ -294,12 +294,17 @@ def build_recipe(name: str, image_size: int, mean: Sequence[float], std: Sequenc
     (N, 3, h, w). Overrides switch components off or change them (see ``recipe_views``), e.g.
     ``build_recipe("simclr", 32, mean, std, color_jitter=0.0, grayscale=0.0)`` (crop only).
     ``"shapes"`` (sslkit.augment.shapes_recipe) is another recipe's views plus the shapes data
-    set's style changes: ``build_recipe("shapes", 32, mean, std, base="vicreg")``.
+    set's style changes: ``build_recipe("shapes", 32, mean, std, base="vicreg")``; ``"scan"``
+    (sslkit.augment.scan_recipe) a slice of a 3D scan and its neighbour.
     """
     if name == "shapes":
         from sslkit.augment.shapes_recipe import build_shapes_recipe
 
         return build_shapes_recipe(image_size, mean, std, **overrides)
+    if name == "scan":  # a slice and its neighbour (sslkit.augment.scan_recipe)
+        from sslkit.augment.scan_recipe import build_scan_recipe
+
+        return build_scan_recipe(image_size, mean, std, **overrides)
     return Recipe(name, recipe_views(name, image_size, **overrides), mean, std)
 
 

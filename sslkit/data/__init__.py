@@ -6,10 +6,12 @@
 
 from sslkit.data.datasets import DATASETS, load
 from sslkit.data.images import ImageData
-from sslkit.data.shapes import (aae_pairs, make_shapes, make_volume_slices, neighbour_slice_pairs,
-                                object_masks, render_shape)
+from sslkit.data.shapes import (SCAN_SPLITS, aae_pairs, make_scan_slices, make_shapes,
+                                make_volume_slices, neighbour_slice_pairs, object_masks,
+                                render_shape, scan_neighbour_stacks)
 
 __all__ = [
-    "DATASETS", "ImageData", "aae_pairs", "load", "make_shapes", "make_volume_slices",
-    "neighbour_slice_pairs", "object_masks", "render_shape",
+    "DATASETS", "ImageData", "SCAN_SPLITS", "aae_pairs", "load", "make_scan_slices", "make_shapes",
+    "make_volume_slices", "neighbour_slice_pairs", "object_masks", "render_shape",
+    "scan_neighbour_stacks",
 ]

@@ -38,7 +38,9 @@ than every background); `aae_pairs` puts each object on a new background, possib
 beside its clean render on black (the augmented autoencoder's input and target).
 
 `make_volume_slices` adds a synthetic 3D scan whose neighbouring slices serve as two views
-(the task-specific augmentation of chapter 1).
+(the task-specific augmentation of chapter 1); `make_scan_slices` makes many such scans with a
+known slice thickness and overlap, and `scan_neighbour_stacks` packs each slice with its
+neighbours for training on them (the "scan" recipe, sslkit.augment.scan_recipe).
 """
 
 from __future__ import annotations
@@ -497,3 +499,178 @@ def neighbour_slice_pairs(volume: torch.Tensor, offset: int = 1) -> tuple[torch.
                          f"offset={offset}")
     to_rgb = lambda v: v[:, None].expand(-1, 3, -1, -1).contiguous()  # noqa: E731
     return to_rgb(volume[:-offset]), to_rgb(volume[offset:])
+
+
+# ------------------------------------------------- scans with a known slice thickness ----
+# Lengths are in in-plane pixels. A slice of thickness t is the average of the phantom over a
+# slab t thick (the partial-volume effect); neighbouring slices are `spacing` apart, so they
+# share max(0, t - spacing) of their slabs: overlap = 1 - spacing / t.
+SCAN_THICKNESSES = (1.0, 2.0, 4.0, 8.0)
+SCAN_OVERLAPS = (0.0, 0.5)
+# The test split draws other volumes (another seed): 1,000 short ones, so that one slice per
+# volume gives 1,000 independent queries (a volume's slices share its thickness).
+SCAN_SPLITS = {"train": {"n_volumes": 256, "slices": 8, "seed": 0},
+               "test": {"n_volumes": 1000, "slices": 3, "seed": 1}}
+# What a volume holds, placed uniformly along z: (number per px of scanned length, semi-axis
+# ranges in px, brightness range), every structure turned at random. Blobs are organs and
+# lesions; vessels are long thin ellipsoids that cross the slices obliquely, the classic
+# partial-volume cue: a thin slice cuts one as a dot, a thick one as a streak.
+_SCAN_STRUCTURES = (
+    (0.4, ((1.5, 5.0), (1.5, 5.0), (1.5, 6.0)), (0.15, 0.5)),   # blobs
+    (0.6, ((0.6, 1.0), (0.6, 1.0), (8.0, 20.0)), (0.3, 0.6)),   # vessels
+)
+
+
+def _random_rotations(n: int, g: torch.Generator) -> torch.Tensor:
+    """(n, 3, 3) rotations, uniform over SO(3): from normalised Gaussian quaternions."""
+    w, x, y, z = F.normalize(torch.randn(n, 4, generator=g), dim=1).unbind(1)
+    return torch.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    ], 1).view(n, 3, 3)
+
+
+def _z_chords(gx: torch.Tensor, gy: torch.Tensor, centre: torch.Tensor,
+              inverse_shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the line along z through each pixel crosses each ellipsoid {p : (p - c)^T M
+    (p - c) <= 1}: its midpoint and half-length, (B, P) each (half-length 0: it misses).
+
+    gx, gy: (P,) pixel coordinates; centre: (B, 3) as (x, y, z); inverse_shape: (B, 3, 3) M.
+    On the line, (p - c)^T M (p - c) - 1 is a quadratic in z, m22 w^2 + 2 beta w + gamma
+    with w = z - c_z; its roots bound the chord.
+    """
+    dx, dy = gx[None] - centre[:, :1], gy[None] - centre[:, 1:2]
+    m = inverse_shape
+    beta = m[:, 0, 2, None] * dx + m[:, 1, 2, None] * dy
+    gamma = m[:, 0, 0, None] * dx ** 2 + 2 * m[:, 0, 1, None] * dx * dy + m[:, 1, 1, None] * dy ** 2 - 1
+    m22 = m[:, 2, 2, None]
+    return centre[:, 2:] - beta / m22, (beta ** 2 - m22 * gamma).clamp_min(0).sqrt() / m22
+
+
+def make_scan_slices(n_volumes: int = 128, slices: int = 16, size: int = 32, *,
+                     thicknesses: Sequence[float] = SCAN_THICKNESSES,
+                     overlaps: Sequence[float] = SCAN_OVERLAPS, noise: float = 0.04,
+                     seed: int = 0) -> ImageData:
+    """Slices of synthetic 3D scans whose slice thickness and overlap are known.
+
+    Each volume is an elliptic cylinder (the body, the same in every slice) holding
+    ellipsoids turned at random: blobs ("organs", "lesions") and long thin vessels, placed
+    uniformly along z. A slice is the exact average of this phantom over a slab `thickness`
+    px thick (the partial-volume effect, integrated in closed form along z; 2 x 2
+    supersampled in the plane), and the volume's `slices` slices are `spacing = thickness *
+    (1 - overlap)` apart. Every volume gets one (thickness, overlap) combination, in turn, so
+    the combinations are balanced when `n_volumes` is a multiple of their number. A
+    per-volume gain in [0.85, 1.15] (the scanner's) multiplies the intensities.
+
+    Gaussian noise of standard deviation `noise` is added AFTER the slab averaging: in a
+    real scanner thicker slices are less noisy, and that cue is removed here on purpose.
+    What shows the thickness in one slice is the z-blur of the structures: a thin slab cuts
+    a vessel as a dot and a blob with a sharp edge; a thick one draws the vessel as a faint
+    streak along its path through the slab, fades a blob's rim over several pixels and
+    superimposes more structures. The spacing, hence the overlap, does not change a single
+    slice at all (the same slab gives the same image whatever its neighbours): only a pair
+    of slices can show it. The cue is weak on purpose, as in real scans: a SmallCNN trained
+    with the labels (AdamW 1e-3, 600 steps of 64 slices of SCAN_SPLITS["train"]) reads the
+    thickness of 0.53 of the held-out middle slices (chance 0.25); 1 and 2 px look alike.
+
+    Returns ImageData "scan" of n_volumes * slices grayscale images (3 equal channels),
+    volume by volume, slices in order; labels index the thickness (classes "1 px", ...);
+    factors: volume (index in this set), thickness and spacing (px), overlap (fraction),
+    position (slice index in its volume). Train and test sets: `SCAN_SPLITS`, different
+    seeds, hence different volumes. Deterministic in `seed`.
+    """
+    if n_volumes < 1 or slices < 2 or size < 8:
+        raise ValueError(f"need n_volumes >= 1, slices >= 2 (pairs need neighbours) and "
+                         f"size >= 8; got n_volumes={n_volumes}, slices={slices}, size={size}")
+    if not thicknesses or min(thicknesses) <= 0 or not overlaps \
+            or not all(0 <= o < 1 for o in overlaps):
+        raise ValueError(f"thicknesses must be > 0 px and overlaps in [0, 1); got "
+                         f"thicknesses={tuple(thicknesses)}, overlaps={tuple(overlaps)}")
+    if noise < 0:
+        raise ValueError(f"noise is a standard deviation, >= 0; got {noise}")
+    g = torch.Generator().manual_seed(seed)
+    combos = [(ti, o) for o in overlaps for ti in range(len(thicknesses))]
+    # the in-plane grid, supersampled 2 x 2, in px from the image centre: (P,)
+    fine = (torch.arange(2 * size, dtype=torch.float32) + 0.5) / 2 - size / 2
+    gy, gx = (c.reshape(-1) for c in torch.meshgrid(fine, fine, indexing="ij"))
+    margin = max(r[2][1] for _, r, _ in _SCAN_STRUCTURES)  # the longest semi-axis
+    images, factor_rows = [], []
+    for v in range(n_volumes):
+        t_index, overlap = combos[v % len(combos)]
+        thickness = float(thicknesses[t_index])
+        spacing = thickness * (1 - overlap)
+        slab_z = torch.arange(slices, dtype=torch.float32) * spacing  # (S,) slab centres
+        # the body: an elliptic cylinder along z, soft-edged in the plane
+        u = torch.rand(3, generator=g)
+        ay, ax = (0.26 + 0.08 * u[0]) * size, (0.34 + 0.08 * u[1]) * size
+        body = 0.3 * torch.sigmoid((1 - ((gy / ay) ** 2 + (gx / ax) ** 2).sqrt()) * ay / 0.5)
+        gain = 0.85 + 0.3 * u[2]
+        # the structures, uniformly along the scanned length and a margin on either side
+        lo, hi = -thickness / 2 - margin, float(slab_z[-1]) + thickness / 2 + margin
+        centre, shape, extent, bright = [], [], [], []
+        for per_px, radii, (b_lo, b_hi) in _SCAN_STRUCTURES:
+            n = int(per_px * (hi - lo)) + 1
+            r = torch.rand(n, 7, generator=g)
+            centre.append(torch.stack([(2 * r[:, 0] - 1) * 0.7 * ax, (2 * r[:, 1] - 1) * 0.7 * ay,
+                                       lo + (hi - lo) * r[:, 2]], 1))
+            semi = torch.stack([a + (b - a) * r[:, 3 + i] for i, (a, b) in enumerate(radii)], 1)
+            rot = _random_rotations(n, g)
+            shape.append(rot @ torch.diag_embed(semi ** -2) @ rot.transpose(1, 2))
+            extent.append((rot[:, 2] ** 2 * semi ** 2).sum(1).sqrt())  # half-height along z
+            bright.append(b_lo + (b_hi - b_lo) * r[:, 6])
+        centre, shape, extent, bright = (torch.cat(c) for c in (centre, shape, extent, bright))
+        # only the (slice, structure) pairs whose slab and structure meet along z: (M,) each
+        meet = (slab_z[:, None] - centre[None, :, 2]).abs() < thickness / 2 + extent[None]
+        used = meet.any(0)
+        s_idx, b_idx = torch.nonzero(meet[:, used], as_tuple=True)
+        centre, shape, bright = centre[used], shape[used], bright[used]
+        mid, half = _z_chords(gx, gy, centre, shape)  # (B, P)
+        # the fraction of each slab [z - t/2, z + t/2] the chord covers: (M, P)
+        z, m, h = slab_z[s_idx, None], mid[b_idx], half[b_idx]
+        covered = (torch.minimum(z + thickness / 2, m + h)
+                   - torch.maximum(z - thickness / 2, m - h)).clamp_min(0) / thickness
+        inside = torch.zeros(slices, len(gx)).index_add_(0, s_idx, covered * bright[b_idx, None])
+        volume = body + inside * body / 0.3  # (S, P); structures end at the body's surface
+        images.append(F.avg_pool2d(gain * volume.view(slices, 1, 2 * size, 2 * size), 2))
+        factor_rows.append(torch.tensor([[v, thickness, spacing, overlap, k, t_index]
+                                         for k in range(slices)], dtype=torch.float32))
+    x = torch.cat(images)  # (N, 1, size, size), in [0, 1] but where structures pile up
+    x = x + noise * torch.randn(x.shape, generator=g)  # after the slab average: see docstring
+    rows = torch.cat(factor_rows)
+    factors = {"volume": rows[:, 0].long(), "thickness": rows[:, 1], "spacing": rows[:, 2],
+               "overlap": rows[:, 3], "position": rows[:, 4].long()}
+    return ImageData(images=_to_uint8(x.expand(-1, 3, -1, -1)), labels=rows[:, 5].long(),
+                     classes=[f"{t:g} px" for t in thicknesses], name="scan", factors=factors)
+
+
+def scan_neighbour_stacks(scan: ImageData, offset: int = 1) -> ImageData:
+    """Each slice of `scan` packed with its two neighbours, for training on neighbouring slices.
+
+    A slice of a grayscale scan needs one channel, so the three channels of an image here
+    are slice k (red), slice k - offset (green) and slice k + offset (blue) of one volume;
+    the "scan" recipe (sslkit.augment.scan_recipe) unpacks them into a slice and one of its
+    neighbours, the two views of a positive pair. This keeps the training loop's contract
+    (a recipe sees only the batch's pixels) while the second view comes from the data.
+    Slices without a neighbour on both sides (the first and last `offset` of each volume)
+    are left out. Labels and factors are slice k's. `scan`: make_scan_slices' output, or a
+    subset of whole volumes of it (slices in order).
+    """
+    needed = {"volume", "position"}
+    if not needed <= set(scan.factors):
+        raise ValueError(f"scan_neighbour_stacks needs the factors {sorted(needed)} of "
+                         f"make_scan_slices; {scan.name!r} has {sorted(scan.factors)}")
+    volume, position = scan.factors["volume"], scan.factors["position"]
+    if offset < 1:
+        raise ValueError(f"offset must be >= 1 slice, got {offset}")
+    # slice k's neighbours are the entries k - offset and k + offset of the same volume
+    k = torch.arange(offset, len(scan) - offset)
+    same = lambda j: (volume[j] == volume[k]) & (position[j] - position[k] == j - k)  # noqa: E731
+    k = k[same(k - offset) & same(k + offset)]
+    if len(k) == 0:
+        raise ValueError(f"no slice of {scan.name!r} has a neighbour {offset} slices away on "
+                         f"both sides; use volumes of more than {2 * offset} slices, in order")
+    images = torch.stack([scan.images[k + d, 0] for d in (0, -offset, offset)], 1)  # N x 3 x H x W
+    stacks = scan.subset(k)
+    return ImageData(images=images, labels=stacks.labels, classes=stacks.classes,
+                     name=f"{scan.name}-stacks", factors=stacks.factors)
