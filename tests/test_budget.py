@@ -1,6 +1,9 @@
 """Runs sized in wall-clock time: the speed probe, the step count, resume, the CLI flag."""
 
+import dataclasses
+
 import pytest
+import torch
 
 import sslkit.train.budget as budget
 from sslkit.cli import main as cli_main
@@ -60,3 +63,136 @@ def test_cli_minutes_sizes_the_run(tmp_path, capsys, monkeypatch):
 def test_cli_refuses_steps_and_minutes_together(capsys):
     assert cli_main(["train", "--method", "vicreg", "--steps", "3", "--minutes", "1"]) == 1
     assert "not both" in capsys.readouterr().err
+
+
+# --- time budgets: TrainConfig.max_seconds stops by the clock, schedules follow the clock ---
+
+class StepClock:
+    """The loop's clock, advanced by exactly `step_s` seconds per training step (and by
+    `eval_s` per kNN evaluation), so a time-budget run is exact and machine-independent."""
+
+    def __init__(self, step_s: float = 1.0, eval_s: float = 0.0):
+        self.now, self.step_s, self.eval_s = 0.0, step_s, eval_s
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from sslkit.train import loop
+
+    fake = StepClock(eval_s=100.0)
+    real_step, real_knn = loop._train_step, loop.Run.knn
+
+    def timed_step(*args, **kwargs):
+        fake.now += fake.step_s
+        return real_step(*args, **kwargs)
+
+    def slow_knn(self):
+        fake.now += fake.eval_s
+        return real_knn(self)
+
+    monkeypatch.setattr(loop, "time", fake)
+    monkeypatch.setattr(loop, "_train_step", timed_step)
+    monkeypatch.setattr(loop.Run, "knn", slow_knn)
+    return fake
+
+
+def test_time_budget_stops_by_the_clock_within_one_step():
+    """Real clock: the run stops at the first step that ends past the budget."""
+    budget_s = 2.0
+    result = train(tiny(method="byol", steps=2, log_every=1, max_seconds=budget_s),
+                   progress=False)
+    ends = [h["time_s"] for h in result.history]  # every step logged: when each ended
+    assert ends[-1] >= budget_s  # not before the budget...
+    assert ([0.0] + ends)[-2] < budget_s  # ...and the last step started inside it
+    assert result.wall_s == pytest.approx(ends[-1], abs=0.5)
+
+
+def test_time_budget_lays_the_schedules_out_over_time(clock):
+    """1 s per step, 5.5 s budget, schedules of 4 entries: steps start at 0, 1, ..., 5 s and
+    read index floor(start / 5.5 * 4); the last reads the schedules' final values. The kNN
+    evaluations (100 s each on this clock) do not count."""
+    from sslkit.train import ema_momentum, warmup_cosine
+
+    cfg = tiny(method="byol", steps=4, warmup_steps=1, log_every=1, eval_every=2,
+               max_seconds=5.5)
+    result = train(cfg, progress=False)
+    assert [h["step"] for h in result.history] == [1, 2, 3, 4, 5, 6]
+    assert [h["time_s"] for h in result.history] == [1, 2, 3, 4, 5, 6]  # evaluations left out
+    assert [h["schedule_step"] for h in result.history] == [0, 0, 1, 2, 2, 3]
+    run = result.config  # resolved: the lr the loop scaled
+    lr = warmup_cosine(run.lr * run.batch_size / 256, 0.0, 4, 1)
+    tau = ema_momentum(result.method.cfg.tau_base, 4)
+    for h in result.history:
+        assert h["lr"] == pytest.approx(float(lr[h["schedule_step"]]))
+        assert h["tau"] == pytest.approx(float(tau[h["schedule_step"]]))
+    assert result.history[-1]["tau"] == pytest.approx(float(tau[-1]))  # the end, at the end
+    assert [("knn_top1" in h) for h in result.history] == [False, True, False, True, False, True]
+    assert result.metrics["knn_top1"] == result.history[-1]["knn_top1"]  # not measured again
+    assert result.wall_s == 6.0
+
+
+def test_resumed_time_budget_counts_the_seconds_already_trained(clock, tmp_path,
+                                                                monkeypatch):
+    from sslkit.train import loop
+
+    uninterrupted = train(tiny(steps=4, log_every=1, max_seconds=5.5), progress=False)
+    clock.now = 0.0
+    cfg = tiny(steps=4, log_every=1, checkpoint_every=1, max_seconds=5.5, out=str(tmp_path))
+    counting_step = loop._train_step
+
+    def dying_step(run, step, at=None):
+        if step == 3:
+            raise SystemExit("killed")
+        return counting_step(run, step, at)
+
+    monkeypatch.setattr(loop, "_train_step", dying_step)
+    with pytest.raises(SystemExit):
+        train(cfg, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 3 and state["wall_s"] == 3.0  # the seconds a resume counts on
+
+    monkeypatch.setattr(loop, "_train_step", counting_step)
+    clock.now = 1000.0  # another session, later: only the checkpoint's 3 s count
+    resumed = train(cfg, progress=False)
+    # steps start at 3, 4, 5 s, at the schedule indices of the uninterrupted run: on this
+    # exact clock, the resumed run is that run, loss for loss
+    assert resumed.history == uninterrupted.history
+    assert resumed.history[-1]["schedule_step"] == 3 and resumed.wall_s == 6.0
+    for a, b in zip(uninterrupted.method.parameters(), resumed.method.parameters()):
+        assert torch.equal(a, b)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 6
+
+    again = train(cfg, progress=False)  # spent: no further step
+    assert again.history == resumed.history and again.metrics["knn_top1"] == \
+        resumed.metrics["knn_top1"]
+
+
+def test_time_budget_must_be_positive():
+    with pytest.raises(ValueError, match="max_seconds must be a positive"):
+        tiny(max_seconds=0).resolved()
+
+
+def test_time_budget_is_off_by_default_and_leaves_stored_runs_found(tmp_path, monkeypatch):
+    """A result stored before TrainConfig had max_seconds is the same run as one with it
+    left at its default (None), and a time-budget run is a different run."""
+    import json
+
+    from sslkit import experiments
+
+    assert TrainConfig().max_seconds is None
+    monkeypatch.setenv("SSLKIT_RESULTS", str(tmp_path))
+    cfg = TrainConfig(method="vicreg", profile="cpu", steps=2, batch_size=16, train_size=64,
+                      eval_train_size=64, eval_test_size=32, log_every=1, checkpoint_every=0,
+                      method_args={"expander": [32, 32]})
+    experiments.run("k", cfg, progress=False)
+    stored = tmp_path / "cpu" / "k.json"
+    saved = json.loads(stored.read_text())
+    assert saved["config"]["max_seconds"] is None
+    del saved["config"]["max_seconds"]  # as every result stored before the field existed
+    stored.write_text(json.dumps(saved))
+    assert experiments.find_stored("k", cfg) == "k"
+    assert experiments.run("k", cfg, progress=False).cached
+    assert experiments.find_stored("k", dataclasses.replace(cfg, max_seconds=60.0)) is None

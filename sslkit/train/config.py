@@ -53,6 +53,10 @@ class TrainConfig:
     backbone_args: dict[str, Any] = field(default_factory=dict)  # e.g. {"widths": [...]}
     batch_size: int | None = None
     steps: int | None = None          # optimiser steps in the whole run
+    max_seconds: float | None = None  # time budget (None: off): stop once this many training
+                                      # seconds are spent (evaluation and checkpoint writes
+                                      # excluded); `steps` is then the schedules' length and
+                                      # each step's place in them its time / max_seconds
     train_size: int | None = None     # N training images, a fixed random draw (None: all)
     optimizer: str | None = None      # sgd | adamw | lars
     lr: float | None = None           # base lr at batch 256; scaled linearly by batch/256
@@ -107,6 +111,9 @@ class TrainConfig:
         for name in ("batch_size", "steps"):
             if getattr(cfg, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+        if cfg.max_seconds is not None and not cfg.max_seconds > 0:
+            raise ValueError(f"max_seconds must be a positive number of seconds, got "
+                             f"{cfg.max_seconds}; leave it None for a run of `steps` steps")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,16 @@ Reproducibility: the randomness of step t (batch order, augmentation parameters,
 comes from generators seeded by (seed, t), never from state carried across steps. A run
 resumed from a checkpoint therefore ends bit-identical to an uninterrupted one on the same
 machine.
+
+Two stop rules. By default a run takes `cfg.steps` steps and step t reads the schedules
+(learning rate, EMA rate, teacher temperature, ...) at index t. With a time budget
+(`cfg.max_seconds`), it takes steps until its training seconds reach the budget, and a step
+that starts after s training seconds reads the schedules at index floor(s / max_seconds *
+steps): the schedules are laid out over time, so they end where the budget does however
+fast the machine is. Training seconds leave out evaluation and checkpoint writes, and a
+resumed run counts the seconds its checkpoint recorded. A time-budget run is not
+bit-reproducible (where it stops depends on the machine's speed); its randomness per step
+is still seeded by (seed, step).
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from sslkit import augment, data as sdata, distributed, evaluate, models
 from sslkit.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sslkit.train.config import TrainConfig, with_added_fields
 from sslkit.train.optim import build_optimizer
-from sslkit.train.schedules import warmup_cosine
+from sslkit.train.schedules import index_at_time, warmup_cosine
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -177,6 +187,7 @@ class Run:
     start_step: int = 0                # > 0 when resumed from a checkpoint
     wall_before: float = 0.0           # training seconds spent before this session
     t0: float = field(default_factory=time.perf_counter)
+    paused_s: float = 0.0              # seconds of this session spent evaluating or saving
 
     @property
     def out(self) -> Path | None:
@@ -192,8 +203,40 @@ class Run:
         return self.out is not None and self.rank == 0
 
     def wall(self) -> float:
-        """Training seconds so far, earlier sessions included."""
-        return self.wall_before + time.perf_counter() - self.t0
+        """Training seconds so far, earlier sessions included, evaluations and saves not."""
+        return self.wall_before + time.perf_counter() - self.t0 - self.paused_s
+
+    @contextmanager
+    def clock_paused(self):
+        """Evaluation and checkpoint writes do not count as training time (nor against a
+        time budget)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused_s += time.perf_counter() - start
+
+    def clock(self) -> float:
+        """`wall()` as the stop rule reads it: under torchrun in a time-budget run, the mean
+        over the processes, so that all of them stop at the same step and read the same
+        schedule index."""
+        if self.cfg.max_seconds is None or self.world == 1:
+            return self.wall()
+        return float(distributed.all_reduce_mean(
+            torch.tensor([self.wall()], dtype=torch.float64, device=self.device)))
+
+    def over(self, done: int, seconds: float) -> bool:
+        """Whether the run stops after `done` steps and `seconds` training seconds."""
+        if self.cfg.max_seconds is None:
+            return done >= self.cfg.steps
+        return seconds >= self.cfg.max_seconds
+
+    def schedule_index(self, step: int, seconds: float) -> int:
+        """The schedules' index of a step starting after `seconds` training seconds: the step
+        itself, or with a time budget the elapsed share of it (clipped to the last index)."""
+        if self.cfg.max_seconds is None:
+            return step
+        return index_at_time(seconds, self.cfg.max_seconds, self.cfg.steps)
 
     def knn(self) -> float:
         """kNN top-1 of the backbone as it is now, by the run's own protocol."""
@@ -223,20 +266,23 @@ def train(cfg: TrainConfig, *, train_data: sdata.ImageData | None = None,
     run.t0 = time.perf_counter()
     try:
         with _interrupt_between_steps() as interrupt:
-            for step in range(run.start_step, cfg.steps):
+            step, seconds = run.start_step, run.clock()
+            while not run.over(step, seconds):
                 if _stop_requested(run, interrupt):
                     _checkpoint(run, step)
                     raise KeyboardInterrupt(f"interrupted after step {step} "
                                             f"({_where_saved(run)})")
-                output = _train_step(run, step)
-                _report(run, output, step, bar)
-                done = step + 1
-                if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
-                    _checkpoint(run, done)
+                at = run.schedule_index(step, seconds)
+                output = _train_step(run, step, at)
+                step, seconds = step + 1, run.clock()
+                last = run.over(step, seconds)
+                _report(run, output, step, at, last, bar)
+                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and not last:
+                    _checkpoint(run, step)
     finally:
         if bar is not None:
             bar.close()
-    return _finish(run, evaluate_knn)
+    return _finish(run, step, evaluate_knn)
 
 
 def set_up(cfg: TrainConfig, train_data: sdata.ImageData | None = None,
@@ -302,20 +348,23 @@ def set_up(cfg: TrainConfig, train_data: sdata.ImageData | None = None,
                channels_last=channels_last, rank=rank, world=world)
 
 
-def _train_step(run: Run, step: int):
-    """One optimiser step; its randomness comes only from (seed, step)."""
-    lr = float(run.lr_schedule[step])
+def _train_step(run: Run, step: int, at: int | None = None):
+    """One optimiser step; its randomness comes only from (seed, step). The schedules (the
+    learning rate here, the method's own through the step it is given) are read at index
+    `at`: `step` itself unless a time budget places it elsewhere (`Run.schedule_index`)."""
+    at = step if at is None else at
+    lr = float(run.lr_schedule[at])
     for group in run.optimizer.param_groups:  # fix_lr: SimSiam's --fix-pred-lr predictor
         group["lr"] = run.cfg.lr * run.cfg.batch_size / 256 if group.get("fix_lr") else lr
     views = _views(run, step)
     with run.autocast:
-        output = run.step_fn(views, step)
+        output = run.step_fn(views, at)
     run.optimizer.zero_grad(set_to_none=True)
     output.loss.backward()
     if hasattr(run.method, "after_backward"):
-        run.method.after_backward(step)  # DINO: cancel the frozen last layer's gradients
+        run.method.after_backward(at)  # DINO: cancel the frozen last layer's gradients
     run.optimizer.step()
-    run.method.after_optimizer_step(step)
+    run.method.after_optimizer_step(at)
     return output
 
 
@@ -373,11 +422,12 @@ def _checkpoint(run: Run, step: int, wall: float | None = None) -> None:
             f"{run.cfg.method}: non-finite values in {bad[0]} (and {len(bad) - 1} more "
             f"tensors) after step {step}; the run stopped and the last good checkpoint "
             f"{run.ckpt_path} was kept. Lower the learning rate or raise warmup_steps.")
-    save_checkpoint(run.ckpt_path, {
-        "step": step, "method": run.method.state_dict(),
-        "optimizer": run.optimizer.state_dict(), "history": run.history,
-        "config": run.cfg.to_dict(), "wall_s": run.wall() if wall is None else wall,
-        "sslkit": sslkit.__version__})
+    wall = run.wall() if wall is None else wall  # the training seconds a resume counts on
+    with run.clock_paused():
+        save_checkpoint(run.ckpt_path, {
+            "step": step, "method": run.method.state_dict(),
+            "optimizer": run.optimizer.state_dict(), "history": run.history,
+            "config": run.cfg.to_dict(), "wall_s": wall, "sslkit": sslkit.__version__})
 
 
 def _stop_requested(run: Run, interrupt: dict) -> bool:
@@ -396,34 +446,41 @@ def _where_saved(run: Run) -> str:
 
 def _progress_bar(run: Run):
     from tqdm.auto import tqdm  # works in terminals and notebooks
-    return tqdm(total=run.cfg.steps, initial=run.start_step,
-                desc=f"{run.cfg.method} [{run.cfg.profile}]", dynamic_ncols=True)
+    desc = f"{run.cfg.method} [{run.cfg.profile}]"
+    if run.cfg.max_seconds is not None:  # a time budget: the bar counts training seconds
+        return tqdm(total=run.cfg.max_seconds, initial=run.wall_before, unit="s", desc=desc,
+                    dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s "
+                                                   "[{elapsed}<{remaining}{postfix}]")
+    return tqdm(total=run.cfg.steps, initial=run.start_step, desc=desc, dynamic_ncols=True)
 
 
-def _report(run: Run, output, step: int, bar) -> None:
-    """Record the first, every `log_every`-th and the last step in the history."""
-    cfg, done = run.cfg, step + 1
-    if done % cfg.log_every == 0 or done == cfg.steps or step == 0:
-        record = _log_record(run, output, step)
+def _report(run: Run, output, done: int, at: int, last: bool, bar) -> None:
+    """Record the first, every `log_every`-th and `eval_every`-th and the last step in the
+    history; `done` steps are done, the last one read the schedules at index `at`."""
+    cfg = run.cfg
+    evaluates = bool(cfg.eval_every) and done % cfg.eval_every == 0
+    if done % cfg.log_every == 0 or evaluates or last or done == 1:
+        record = _log_record(run, output, done - 1, at)
         record["time_s"] = run.wall()
-        if cfg.eval_every and done % cfg.eval_every == 0 and run.rank == 0:
-            t_eval = time.perf_counter()
-            record["knn_top1"] = run.knn()
-            record["eval_s"] = time.perf_counter() - t_eval
+        if evaluates and run.rank == 0:
+            with run.clock_paused():
+                t_eval = time.perf_counter()
+                record["knn_top1"] = run.knn()
+                record["eval_s"] = time.perf_counter() - t_eval
             run.method.train()
         run.history.append(record)
         if bar is not None:
             bar.set_postfix(loss=f"{record['loss']:.4g}")
     if bar is not None:
-        bar.update(1)
+        bar.update(1 if cfg.max_seconds is None else min(run.wall(), cfg.max_seconds) - bar.n)
 
 
-def _finish(run: Run, evaluate_knn: bool) -> RunResult:
-    """Final kNN (process 0), the last checkpoint and results.json."""
+def _finish(run: Run, done: int, evaluate_knn: bool) -> RunResult:
+    """Final kNN (process 0), the last checkpoint and results.json, after `done` steps."""
     train_wall = run.wall()
     metrics = {"train_wall_s": train_wall}
     last = run.history[-1] if run.history else {}
-    if evaluate_knn and run.rank == 0 and last.get("step") == run.cfg.steps and "knn_top1" in last:
+    if evaluate_knn and run.rank == 0 and last.get("step") == done and "knn_top1" in last:
         # eval_every already measured the final network: the same weights, the same kNN
         metrics["knn_top1"], metrics["eval_wall_s"] = last["knn_top1"], last.get("eval_s", 0.0)
     elif evaluate_knn and run.rank == 0:
@@ -437,7 +494,7 @@ def _finish(run: Run, evaluate_knn: bool) -> RunResult:
                        device=device_description(run.device),
                        out=run.out if run.writes else None)
     if run.writes:
-        _checkpoint(run, run.cfg.steps, train_wall)
+        _checkpoint(run, done, train_wall)
         write_results(result, run.out / "results.json", data_name=run.train_data.name)
     return result
 
@@ -464,8 +521,9 @@ def build_run_recipe(cfg: TrainConfig, method, image_size: int, mean, std) -> au
                                 **recipe_args)
 
 
-def _log_record(run: Run, output, step: int) -> dict[str, float]:
-    """Loss, named terms and collapse diagnostics of this step (one host sync).
+def _log_record(run: Run, output, step: int, at: int) -> dict[str, float]:
+    """Loss, named terms and collapse diagnostics of step `step` (which read the schedules
+    at index `at`), with one host sync.
 
     Under torchrun: the loss and terms averaged over the processes, the diagnostics of the
     gathered embeddings, so the history is the one-process history of the global batch.
@@ -484,9 +542,11 @@ def _log_record(run: Run, output, step: int) -> dict[str, float]:
         raise NonFiniteLossError(
             f"{cfg.method}: loss is {loss_value} at step {step}. The run stopped; the last "
             f"good checkpoint ({run.ckpt_path or 'none: no --out folder given'}) is kept. "
-            f"Lower the learning rate (now {run.lr_schedule[step]:.3g}) or raise "
+            f"Lower the learning rate (now {run.lr_schedule[at]:.3g}) or raise "
             f"warmup_steps.")
-    record = {"step": step + 1, "lr": float(run.lr_schedule[step]), "loss": loss_value}
+    record = {"step": step + 1, "lr": float(run.lr_schedule[at]), "loss": loss_value}
+    if cfg.max_seconds is not None:
+        record["schedule_step"] = at  # where the time budget placed this step
     record.update({k: float(v) for k, v in terms.items()})
     if z is not None:
         z = z.float()

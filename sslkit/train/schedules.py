@@ -44,3 +44,15 @@ def ema_momentum(base_tau: float, total_steps: int, final_tau: float = 1.0) -> t
 def constant(value: float, total_steps: int) -> torch.Tensor:
     """A flat schedule (e.g. tau fixed for the EMA-rate sweep)."""
     return torch.full((total_steps,), float(value), dtype=torch.float64)
+
+
+def index_at_time(seconds: float, budget_s: float, total_steps: int) -> int:
+    """The index into a `total_steps`-entry schedule of a step that starts after `seconds` of
+    a run with a `budget_s`-second time budget: floor(seconds / budget_s * total_steps),
+    clipped to the last entry. The schedules of a time-budget run are laid out over its time,
+    so they end where the budget does (sslkit.train.loop; the lightly peer in benchmarks/
+    uses the same rule)."""
+    if budget_s <= 0 or total_steps < 1:
+        raise ValueError(f"need a positive budget and total_steps >= 1, got {budget_s} s and "
+                         f"{total_steps} steps")
+    return min(int(seconds / budget_s * total_steps), total_steps - 1)
