@@ -548,7 +548,7 @@ def _z_chords(gx: torch.Tensor, gy: torch.Tensor, centre: torch.Tensor,
     return centre[:, 2:] - beta / m22, (beta ** 2 - m22 * gamma).clamp_min(0).sqrt() / m22
 
 
-def make_scan_slices(n_volumes: int = 128, slices: int = 16, size: int = 32, *,
+def make_scan_slices(n_volumes: int = 256, slices: int = 8, size: int = 32, *,
                      thicknesses: Sequence[float] = SCAN_THICKNESSES,
                      overlaps: Sequence[float] = SCAN_OVERLAPS, noise: float = 0.04,
                      seed: int = 0) -> ImageData:
@@ -604,7 +604,7 @@ def make_scan_slices(n_volumes: int = 128, slices: int = 16, size: int = 32, *,
         # the body: an elliptic cylinder along z, soft-edged in the plane
         u = torch.rand(3, generator=g)
         ay, ax = (0.26 + 0.08 * u[0]) * size, (0.34 + 0.08 * u[1]) * size
-        body = 0.3 * torch.sigmoid((1 - ((gy / ay) ** 2 + (gx / ax) ** 2).sqrt()) * ay / 0.5)
+        in_body = torch.sigmoid((1 - ((gy / ay) ** 2 + (gx / ax) ** 2).sqrt()) * ay / 0.5)
         gain = 0.85 + 0.3 * u[2]
         # the structures, uniformly along the scanned length and a margin on either side
         lo, hi = -thickness / 2 - margin, float(slab_z[-1]) + thickness / 2 + margin
@@ -631,7 +631,7 @@ def make_scan_slices(n_volumes: int = 128, slices: int = 16, size: int = 32, *,
         covered = (torch.minimum(z + thickness / 2, m + h)
                    - torch.maximum(z - thickness / 2, m - h)).clamp_min(0) / thickness
         inside = torch.zeros(slices, len(gx)).index_add_(0, s_idx, covered * bright[b_idx, None])
-        volume = body + inside * body / 0.3  # (S, P); structures end at the body's surface
+        volume = (0.3 + inside) * in_body  # (S, P); structures end at the body's surface
         images.append(F.avg_pool2d(gain * volume.view(slices, 1, 2 * size, 2 * size), 2))
         factor_rows.append(torch.tensor([[v, thickness, spacing, overlap, k, t_index]
                                          for k in range(slices)], dtype=torch.float32))
