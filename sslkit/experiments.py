@@ -263,7 +263,7 @@ class PlannedRun:
             + self.evaluations * self.seconds_per_evaluation
 
 
-@dataclass
+@dataclass(repr=False)  # repr is the table: the text a notebook stores beside the Markdown
 class Plan:
     """What a chapter's runs will cost here, before any trains (`plan`)."""
 
@@ -318,6 +318,8 @@ class Plan:
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
         return "\n".join([self.summary()] + ["  ".join(c.ljust(w) for c, w in zip(row, widths))
                                              .rstrip() for row in rows])
+
+    __repr__ = __str__
 
     def _repr_markdown_(self) -> str:
         """Shown by Jupyter when a cell ends with the plan: the summary over a table."""

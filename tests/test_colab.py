@@ -127,6 +127,7 @@ def test_plan_says_which_runs_are_stored_and_measures_the_rest(planned_runs, tmp
     assert text.startswith("4 runs in this chapter: 2 stored (reused), 2 will train: 80 steps "
                            "and 2 kNN evaluations, about ")
     assert "lr=0.001" in text.splitlines()[-1]  # what the variant changes, on its row
+    assert repr(p) == text  # what a notebook stores as the plan's plain text
     assert "| copy | vicreg | 40 | 16 |  | stored as vicreg |" in p._repr_markdown_()
     # the probes trained throwaway copies: nothing written, the random state as it was
     assert _files(tmp_path) == before and not (tmp_path / "runs").exists()
