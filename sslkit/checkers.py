@@ -54,36 +54,61 @@ def _inputs(n: int = 16, d: int = 8, seed: int = 0):
     return a.requires_grad_(), b.requires_grad_()
 
 
+def _grad_blocked(label: str, t: torch.Tensor) -> bool:
+    """True when no gradient reached `t` (None, or all zeros)."""
+    if t.grad is not None and t.grad.abs().max() > 0:
+        print(f"✗ {label}: a gradient reaches it, but it should be blocked (stop-gradient)")
+        return False
+    print(f"✓ {label}: no gradient, as it should be")
+    return True
+
+
+def _compare_loss(label: str, yours, ours: torch.Tensor, inputs, *, seed: int,
+                  missing_hint: str = "") -> bool:
+    """Your loss against sslkit's on the same inputs: the value, then the gradient into each
+    input. `inputs` lists (name, your leaf, our leaf). Where sslkit's loss stops the gradient
+    (our leaf gets none), yours must stop it too."""
+    ok = _compare(f"{label} value (seed {seed})", torch.as_tensor(yours).reshape(()),
+                  ours.reshape(()))
+    if not (isinstance(yours, torch.Tensor) and yours.requires_grad):
+        print(f"✗ {label}: the result carries no gradient (is every input detached?)")
+        return False
+    yours.backward()
+    ours.backward()
+    for name, t, r in inputs:
+        where = f"{label} gradient w.r.t. {name} (seed {seed})"
+        if r.grad is None:  # sslkit's loss stops the gradient there
+            ok &= _grad_blocked(where, t)
+        elif t.grad is None:
+            print(f"✗ {where}: missing{missing_hint}")
+            ok = False
+        else:
+            ok &= _compare(where, t.grad, r.grad)
+    return ok
+
+
 def _check_pair_loss(fn: Callable, reference: Callable, label: str) -> bool:
     ok = True
     for seed in range(3):
         a, b = _inputs(seed=seed)
         a2, b2 = a.detach().clone().requires_grad_(), b.detach().clone().requires_grad_()
-        yours, ours = fn(a, b), reference(a2, b2)
-        ok &= _compare(f"{label} value (seed {seed})", yours.reshape(()), ours.reshape(()))
-        yours.backward()
-        ours.backward()
-        for name, t, r in (("first input", a, a2), ("second input", b, b2)):
-            if (t.grad is None) != (r.grad is None):
-                print(f"✗ {label} gradient w.r.t. the {name}: "
-                      f"{'missing' if t.grad is None else 'present, but should be blocked'}")
-                ok = False
-            elif t.grad is not None:
-                ok &= _compare(f"{label} gradient w.r.t. the {name} (seed {seed})", t.grad,
-                               r.grad)
+        ok &= _compare_loss(label, fn(a, b), reference(a2, b2),
+                            [("the first input", a, a2), ("the second input", b, b2)], seed=seed)
     print("all good" if ok else "not yet: see the lines marked ✗")
     return bool(ok)
 
 
 @_exercise
 def check_simsiam_loss(fn: Callable) -> bool:
-    """Your `fn(p, z)` against `sslkit.losses.simsiam_loss` (value, and no gradient into z)."""
+    """Your `fn(p, z)` against `sslkit.losses.simsiam_loss` (-cos, mean over the batch; the
+    value, the gradient into p, and none into z)."""
     return _check_pair_loss(fn, losses.simsiam_loss, "simsiam_loss")
 
 
 @_exercise
 def check_byol_loss(fn: Callable) -> bool:
-    """Your `fn(p, z)` against `sslkit.losses.byol_loss` (2 - 2 cos, mean over the batch)."""
+    """Your `fn(p, z)` against `sslkit.losses.byol_loss` (2 - 2 cos, mean over the batch;
+    the value, the gradient into p, and none into z)."""
     return _check_pair_loss(fn, losses.byol_loss, "byol_loss")
 
 
@@ -221,15 +246,6 @@ def check_effective_rank(fn: Callable) -> bool:
                              "singular values of z itself, p = s / sum(s) + 1e-7, exp(entropy)")
 
 
-def _grad_blocked(label: str, t: torch.Tensor) -> bool:
-    """True when no gradient reached `t` (None, or all zeros)."""
-    if t.grad is not None and t.grad.abs().max() > 0:
-        print(f"✗ {label}: a gradient reaches it, but it should be blocked (stop-gradient)")
-        return False
-    print(f"✓ {label}: no gradient, as it should be")
-    return True
-
-
 @_exercise
 def check_dino_loss(fn: Callable, student_temp: float = 0.1, teacher_temp: float = 0.04) -> bool:
     """Your `fn(student_out, teacher_out, center, student_temp, teacher_temp)` against
@@ -248,23 +264,9 @@ def check_dino_loss(fn: Callable, student_temp: float = 0.1, teacher_temp: float
         t2 = [t.clone().requires_grad_() for t in teacher]
         yours = fn(s1, t1, center.clone(), student_temp, teacher_temp)
         ours = losses.dino_loss(s2, t2, center, student_temp, teacher_temp)
-        ok &= _compare(f"dino_loss value (seed {seed})", torch.as_tensor(yours).reshape(()),
-                       ours.reshape(()))
-        if not (isinstance(yours, torch.Tensor) and yours.requires_grad):
-            print("✗ dino_loss: the result carries no gradient to the student")
-            ok = False
-            continue
-        yours.backward()
-        ours.backward()
-        for v, (a, b) in enumerate(zip(s1, s2)):
-            if a.grad is None:
-                print(f"✗ dino_loss gradient w.r.t. student crop {v}: missing")
-                ok = False
-            else:
-                ok &= _compare(f"dino_loss gradient w.r.t. student crop {v} (seed {seed})",
-                               a.grad, b.grad)
-        for i, t in enumerate(t1):
-            ok &= _grad_blocked(f"dino_loss gradient w.r.t. teacher crop {i} (seed {seed})", t)
+        crops = ([(f"student crop {v}", a, b) for v, (a, b) in enumerate(zip(s1, s2))]
+                 + [(f"teacher crop {i}", a, b) for i, (a, b) in enumerate(zip(t1, t2))])
+        ok &= _compare_loss("dino_loss", yours, ours, crops, seed=seed)
     print("all good" if ok else "not yet: see the lines marked ✗ (pairs of a teacher crop and "
           "a different student crop; centre and sharpen the teacher only; detach it)")
     return bool(ok)
@@ -305,24 +307,10 @@ def check_self_classifier_loss(fn: Callable, row_tau: float = 0.1,
                   for _ in range(2)]
         a = [l.clone().requires_grad_() for l in logits]
         b = [l.clone().requires_grad_() for l in logits]
-        yours = fn(a)
         ours = losses.self_classifier_loss(b, row_tau=row_tau, col_tau=col_tau)
-        ok &= _compare(f"self_classifier_loss value (seed {seed})",
-                       torch.as_tensor(yours).reshape(()), ours.reshape(()))
-        if not (isinstance(yours, torch.Tensor) and yours.requires_grad):
-            print("✗ self_classifier_loss: the result carries no gradient")
-            ok = False
-            continue
-        yours.backward()
-        ours.backward()
-        for v, (t, r) in enumerate(zip(a, b)):
-            if t.grad is None:
-                print(f"✗ self_classifier_loss gradient w.r.t. view {v + 1}: missing (nothing "
-                      f"is detached in Self-Classifier)")
-                ok = False
-            else:
-                ok &= _compare(f"self_classifier_loss gradient w.r.t. view {v + 1} (seed "
-                               f"{seed})", t.grad, r.grad)
+        views = [(f"view {v + 1}", t, r) for v, (t, r) in enumerate(zip(a, b))]
+        ok &= _compare_loss("self_classifier_loss", fn(a), ours, views, seed=seed,
+                            missing_hint=" (nothing is detached in Self-Classifier)")
     print("all good" if ok else "not yet: see the lines marked ✗ (target: softmax over the "
           "batch, then rows summing to 1; prediction: softmax over classes, columns "
           "normalised over the batch, times N/C; average both directions)")

@@ -44,23 +44,27 @@ def _covariance(z, n_minus=1):
     return (cov - torch.diag(torch.diagonal(cov))).pow(2).sum() / z.shape[1]
 
 
-def _byol(p, z):
+def _byol(p, z, detach=True):
+    z = z.detach() if detach else z
     return (F.normalize(p, dim=1) - F.normalize(z, dim=1)).pow(2).sum(1).mean()
 
 
-def _simsiam(p, z):
-    return -F.cosine_similarity(p, z.detach(), dim=1).mean()
+def _simsiam(p, z, detach=True):
+    z = z.detach() if detach else z
+    return -F.cosine_similarity(p, z, dim=1).mean()
 
 
 # checker, a correct answer, and wrong answers with a line of what the checker must print
+BLOCKED = ("gradient w.r.t. the second input (seed 0): a gradient reaches it, but it should "
+           "be blocked")
 PAIR_CHECKERS = {
     "check_byol_loss": (_byol, [
-        (lambda p, z: -F.cosine_similarity(p, z, dim=1).mean(), "byol_loss value (seed 0)"),
-        (lambda p, z: _byol(p, z.detach()), "gradient w.r.t. the second input: missing")]),
+        (_simsiam, "byol_loss value (seed 0)"),
+        (lambda p, z: _byol(p, z, detach=False), BLOCKED),
+        (lambda p, z: _byol(p.detach(), z), "byol_loss: the result carries no gradient")]),
     "check_simsiam_loss": (_simsiam, [
-        (lambda p, z: -F.cosine_similarity(p, z, dim=1).mean(),
-         "gradient w.r.t. the second input: present, but should be blocked"),
-        (lambda p, z: _byol(p, z.detach()), "simsiam_loss value (seed 0)")]),
+        (lambda p, z: _simsiam(p, z, detach=False), BLOCKED),
+        (_byol, "simsiam_loss value (seed 0)")]),
     "check_variance_loss": (lambda z: F.relu(1 - torch.sqrt(z.var(0) + 1e-4)).mean(), [
         (lambda z: F.relu(1 - torch.sqrt(z.var(0, unbiased=False) + 1e-4)).mean(),
          "variance_loss value (seed 0)"),
@@ -70,7 +74,7 @@ PAIR_CHECKERS = {
     "check_barlow_twins_loss": (_barlow_twins, [
         (lambda a, b: _barlow_twins(a, b, lambd=0.005), "barlow_twins_loss value (seed 0)"),
         (lambda a, b: _barlow_twins(a, b.detach()),
-         "gradient w.r.t. the second input: missing")]),
+         "gradient w.r.t. the second input (seed 0): missing")]),
     "check_cross_correlation": (_cross_correlation, [
         (lambda a, b: _cross_correlation(a, b, unbiased=True),
          "cross-correlation matrix: differs from sslkit's"),

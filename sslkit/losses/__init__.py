@@ -4,6 +4,11 @@ With `return_terms=True` a loss returns `(loss, terms)`, where `terms` is a dict
 detached scalar tensors (what the book plots). Each docstring carries the equation, the
 arXiv id, the official code followed, the shapes, and any deviation from the official code.
 Wrong shapes and too-small batches raise ValueError saying how to fix the call.
+
+Two conventions hold for every loss. Where the paper writes a stop-gradient sg(.), the loss
+takes the target as an argument and applies sg(.) to it itself (byol_loss, simsiam_loss,
+dino_loss, obow_loss), so code calling it cannot forget it. And a loss a method calls runs
+in float32 (`@in_float32`), whatever precision the networks ran in.
 """
 
 from sslkit.losses.barlow_twins import barlow_twins_loss, cross_correlation, off_diagonal

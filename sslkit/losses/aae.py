@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from sslkit.losses._precision import in_float32
+
 __all__ = ["aae_loss"]
 
 
+@in_float32
 def aae_loss(
     reconstruction: Tensor,
     target: Tensor,

@@ -13,6 +13,8 @@ import math
 import torch
 from torch import Tensor
 
+from sslkit.losses._precision import in_float32
+
 __all__ = ["amdim_loss", "amdim_loss_multiscale", "random_location", "tanh_clip"]
 
 
@@ -104,6 +106,7 @@ def amdim_loss(
     return loss
 
 
+@in_float32
 def amdim_loss_multiscale(
     global_a: Tensor,
     global_b: Tensor,

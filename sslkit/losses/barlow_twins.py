@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from sslkit.losses._checks import check_pair
+from sslkit.losses._precision import in_float32
 
 
 def batch_standardize(z: Tensor, eps: float = 1e-5) -> Tensor:
@@ -37,6 +38,7 @@ def cross_correlation(z_a: Tensor, z_b: Tensor) -> Tensor:
     return batch_standardize(z_a).T @ batch_standardize(z_b) / z_a.shape[0]  # DxD
 
 
+@in_float32
 def barlow_twins_loss(z_a: Tensor, z_b: Tensor, lambd: float = 0.0051, *,
                       return_terms: bool = False):
     """Barlow Twins' redundancy-reduction loss.

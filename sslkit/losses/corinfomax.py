@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sslkit.losses._precision import in_float32
+
 __all__ = ["CorInfoMaxState", "corinfomax_loss", "corinfomax_state"]
 
 
@@ -37,6 +39,7 @@ def corinfomax_state(
     return CorInfoMaxState(eye, eye.clone(), zero, zero.clone())
 
 
+@in_float32
 def corinfomax_loss(
     z_a: Tensor,
     z_b: Tensor,

@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslkit.losses._checks import check_same_shape, check_views
+from sslkit.losses._precision import in_float32
 
 
+@in_float32
 def dino_loss(student_out: Sequence[Tensor], teacher_out: Sequence[Tensor], center: Tensor,
               student_temp: float = 0.1, teacher_temp: float = 0.04, *,
               return_terms: bool = False):
@@ -33,6 +35,9 @@ def dino_loss(student_out: Sequence[Tensor], teacher_out: Sequence[Tensor], cent
         the student's first crops (the pair i == v is the same view and is skipped).
     center: (K,) or (1, K) running mean of the teacher logits (see dino_center_update).
     teacher_temp: the value for the current step; its warm-up schedule belongs to the method.
+
+    Stop-gradient: applied here, to the teacher, where the paper writes it (Algorithm 1's
+    H(t, s): `t = t.detach()`), so that code calling the loss cannot forget it.
 
     Terms, the diagnostics of the paper's Fig. 7, in nats, averaged over the batch and the
     pairs: `teacher_entropy` H(P_t) and `kl` KL(P_t || P_s); loss = teacher_entropy + kl.
@@ -64,8 +69,8 @@ def dino_loss(student_out: Sequence[Tensor], teacher_out: Sequence[Tensor], cent
                          "different views; with one crop each, the only pair is the same "
                          "view, which DINO skips. Fix: pass 2 global crops (and local ones).")
 
-    # The teacher is a target: no gradient flows into it (the official code runs the teacher
-    # under no_grad and detaches its probabilities too; its weights follow the student by EMA).
+    # sg(teacher): a target, never differentiated (official DINOLoss: `teacher_out.detach()`;
+    # the teacher's weights follow the student by EMA)
     teacher_probs = [F.softmax((t - center) / teacher_temp, dim=-1).detach()
                      for t in teacher_out]  # each NxK
     student_log_probs = [F.log_softmax(s / student_temp, dim=-1) for s in student_out]

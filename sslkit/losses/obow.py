@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslkit.losses._checks import check_matrix
+from sslkit.losses._precision import in_float32
 
 __all__ = ["bow_perplexity", "bow_target", "obow_loss", "word_distances"]
 
@@ -107,6 +108,7 @@ def bow_perplexity(bow: Tensor) -> tuple[Tensor, Tensor]:
     return per_batch, per_image
 
 
+@in_float32
 def obow_loss(student_out: Sequence[Tensor], weights: Sequence[Tensor], targets: Sequence[Tensor],
               kappa: float = 5.0, *, return_terms: bool = False):
     """OBoW's loss: KL from the teacher's BoW to the student's prediction of it.
@@ -137,6 +139,9 @@ def obow_loss(student_out: Sequence[Tensor], weights: Sequence[Tensor], targets:
     targets: one (N, K_l) tensor per level, the teacher's BoW of the N images.
     kappa: official `bow_predictor_opts.kappa`, 5 in the ResNet-18 configs, 8 for ResNet-50;
         the weights are unit vectors, so kappa sets the scale of the logits.
+
+    Stop-gradient: applied here, to the targets (the official teacher runs under
+    `torch.no_grad()`), so that code calling the loss cannot forget it.
 
     Terms (nats): `kl_kind{g}` the loss of kind g (loss = their sum); `target_entropy` the
     mean entropy of the targets (cross-entropy = KL + target entropy); `perplexity_batch`
@@ -177,8 +182,7 @@ def obow_loss(student_out: Sequence[Tensor], weights: Sequence[Tensor], targets:
                              f"the {n} images of the targets. Fix: concatenate the c crops of "
                              f"one kind, each (N, D), into one (c*N, D) tensor.")
 
-    # sg(teacher): the targets are fixed points for the student (official: torch.no_grad)
-    targets = [t.detach() for t in targets]
+    targets = [t.detach() for t in targets]  # sg(teacher): fixed points for the student
     kinds = []
     for s in student_out:
         crops = s.shape[0] // n

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslkit.losses._checks import check_batch_size, check_views
+from sslkit.losses._precision import in_float32
 
 
 def _pairs(n_views: int) -> list[tuple[int, int]]:
@@ -33,6 +34,7 @@ def _check(fn: str, logits: Sequence[Tensor]) -> None:
                      why="to normalise the class probabilities over the batch")
 
 
+@in_float32
 def self_classifier_loss(logits: Sequence[Tensor], *, row_tau: float = 0.1,
                          col_tau: float = 0.05, eps: float = 1e-12,
                          return_terms: bool = False):
@@ -89,6 +91,7 @@ def self_classifier_loss(logits: Sequence[Tensor], *, row_tau: float = 0.1,
     return loss
 
 
+@in_float32
 def siamese_ce_loss(logits: Sequence[Tensor], *, tau: float = 0.1,
                     return_terms: bool = False):
     """The naive siamese classifier: plain cross-entropy between the views' predictions.

@@ -6,8 +6,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslkit.losses._checks import check_pair
+from sslkit.losses._precision import in_float32
 
 
+@in_float32
 def simsiam_loss(p: Tensor, z: Tensor, *, stop_gradient: bool = True,
                  return_terms: bool = False):
     """SimSiam's D(p, z) for one direction, averaged over the batch.
@@ -22,11 +24,12 @@ def simsiam_loss(p: Tensor, z: Tensor, *, stop_gradient: bool = True,
     p: (N, D) prediction h(f(x1)) of one view.
     z: (N, D) projection f(x2) of the other view; it receives no gradient.
 
+    Stop-gradient: applied here, to z, where the paper writes sg(.) (Algorithm 1's D(p, z):
+    `z = z.detach()`), so that code calling the loss cannot forget it.
+    stop_gradient=False removes it, the ablation of the paper's Sec. 4.1 (Fig. 2): without
+    it SimSiam collapses. Keep the default for training.
     The paper's symmetric loss is the mean of both directions, as in main_simsiam.py:
     0.5 * (simsiam_loss(p1, z2) + simsiam_loss(p2, z1)).
-
-    stop_gradient=False removes sg(.), the ablation of the paper's Sec. 4.1 (Fig. 2):
-    without it SimSiam collapses. Keep the default for training.
 
     Terms: `cos_sim`, the mean cosine similarity between p and z (loss = -cos_sim).
     Deviation: none. (The official code puts the detach in the model's forward; here it is
@@ -34,9 +37,7 @@ def simsiam_loss(p: Tensor, z: Tensor, *, stop_gradient: bool = True,
     """
     check_pair("simsiam_loss", p, z, names=("p", "z"))
     if stop_gradient:
-        # sg(z): Algorithm 1's D(p, z) starts with `z = z.detach()`. The target branch gets
-        # no gradient, which is what keeps SimSiam from collapsing (paper Sec. 4.1).
-        z = z.detach()
+        z = z.detach()  # sg(z): what keeps SimSiam from collapsing (paper Sec. 4.1)
     cos_sim = (F.normalize(p, dim=1) * F.normalize(z, dim=1)).sum(dim=1)  # (N,)
     loss = -cos_sim.mean()
     if return_terms:

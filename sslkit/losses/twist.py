@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from sslkit.losses._precision import in_float32
+
 __all__ = ["twist_loss"]
 
 
@@ -28,6 +30,7 @@ def _entropy_of_mean(p: Tensor, eps: float) -> Tensor:
     return -(mean * (mean + eps).log()).sum()
 
 
+@in_float32
 def twist_loss(
     logits_a: Tensor,
     logits_b: Tensor,

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from sslkit.losses._checks import check_batch_size, check_matrix, check_pair
 from sslkit.losses.barlow_twins import off_diagonal
+from sslkit.losses._precision import in_float32
 
 
 def invariance_loss(z_a: Tensor, z_b: Tensor) -> Tensor:
@@ -43,6 +44,7 @@ def covariance_loss(z: Tensor) -> Tensor:
     return off_diagonal(cov).pow(2).sum() / d
 
 
+@in_float32
 def vicreg_loss(z_a: Tensor, z_b: Tensor, sim_coeff: float = 25.0, std_coeff: float = 25.0,
                 cov_coeff: float = 1.0, *, return_terms: bool = False):
     """VICReg's loss on the two views' embeddings.

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sslkit.losses._precision import in_float32
+
 __all__ = ["whiten", "wmse_loss"]
 
 
@@ -50,6 +52,7 @@ def whiten(x: Tensor, eps: float = 0.0) -> Tensor:
     return torch.linalg.solve_triangular(chol, xc.mT, upper=False).mT  # ... x N x D
 
 
+@in_float32
 def wmse_loss(
     z_a: Tensor,
     z_b: Tensor,

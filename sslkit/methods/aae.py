@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from sslkit.losses.aae import aae_loss
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput
 from sslkit.models import ConvDecoder
 
 __all__ = ["AAE", "AAEConfig", "SPEC"]
@@ -72,24 +72,26 @@ class AAE(nn.Module):
         return self.to_latent(self.backbone(x))
 
     def forward(self, views: list[Tensor], step: int) -> StepOutput:
+        self._check_views(views)
+        augmented, clean = views[:2]
+        x = augmented if self.cfg.augment else clean
+        code = self.encode(x)  # NxL
+        reconstruction = self.decoder(code)  # Nx3xHxW, normalised-image space
+        # the target is the clean image: data, no gradient to stop
+        loss, terms = aae_loss(reconstruction, clean, bootstrap_ratio=self.cfg.bootstrap_ratio,
+                               return_terms=True)
+        return StepOutput(loss, terms, code.detach())
+
+    def _check_views(self, views: list[Tensor]) -> None:
         if len(views) < 2:
             raise ValueError(f"AAE needs the 'aae' recipe's [augmented, clean] views, got "
                              f"{len(views)} view(s).")
-        augmented, clean = views[:2]
+        clean = views[1]
         if clean.shape[-1] != self.cfg.image_size or clean.shape[-2] != self.cfg.image_size:
             raise ValueError(
                 f"AAE's decoder was built for {self.cfg.image_size} px images, the views are "
                 f"{tuple(clean.shape[-2:])}; set method_args={{'image_size': "
                 f"{clean.shape[-1]}}}.")
-        x = augmented if self.cfg.augment else clean
-        code = self.encode(x)  # NxL
-        reconstruction = self.decoder(code)  # Nx3xHxW, normalised-image space
-        with full_precision(reconstruction):
-            # the target is the clean image: data, no gradient to stop
-            loss, terms = aae_loss(reconstruction.float(), clean.float(),
-                                   bootstrap_ratio=self.cfg.bootstrap_ratio,
-                                   return_terms=True)
-        return StepOutput(loss, terms, code.detach())
 
     def after_optimizer_step(self, step: int) -> None:
         pass

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from sslkit.losses.amdim import amdim_loss_multiscale
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput
 
 __all__ = ["AMDIM", "AMDIMConfig", "SPEC"]
 
@@ -106,12 +106,10 @@ class AMDIM(nn.Module):
         x_a, x_b = views[:2]
         g_a, locals_a = self._features(x_a)
         g_b, locals_b = self._features(x_b)
-        with full_precision(g_a):
-            # the local-to-local source positions come from the global RNG, seeded per step
-            loss, terms = amdim_loss_multiscale(
-                g_a.float(), g_b.float(), [f.float() for f in locals_a],
-                [f.float() for f in locals_b], local_to_local=self.cfg.local_to_local,
-                tclip=self.cfg.tclip, reg_weight=self.cfg.reg_weight, return_terms=True)
+        # the local-to-local source positions come from the global RNG, seeded per step
+        loss, terms = amdim_loss_multiscale(
+            g_a, g_b, locals_a, locals_b, local_to_local=self.cfg.local_to_local,
+            tclip=self.cfg.tclip, reg_weight=self.cfg.reg_weight, return_terms=True)
         # name the per-scale terms after the scales ("nce_g2l_prev") instead of list indices
         names = {f"nce_g2l_{k}": f"nce_g2l_{name}" for k, name in enumerate(self.stage_index)}
         terms = {names.get(key, key): value for key, value in terms.items()}

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sslkit.distributed import gather_with_grad
 from sslkit.losses.barlow_twins import barlow_twins_loss, cross_correlation
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, global_batch
 from sslkit.models import mlp
 
 __all__ = ["BarlowTwins", "BarlowTwinsConfig", "SPEC", "cross_correlation"]
@@ -64,11 +63,8 @@ class BarlowTwins(nn.Module):
         x_a, x_b = views[:2]
         z_a = self.projector(self.backbone(x_a))  # NxD
         z_b = self.projector(self.backbone(x_b))  # NxD
-        if self.cfg.gather:
-            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-        with full_precision(z_a):
-            loss, terms = barlow_twins_loss(z_a.float(), z_b.float(), lambd=self.cfg.lambd,
-                                            return_terms=True)
+        z_a, z_b = global_batch(z_a, z_b, gather=self.cfg.gather)  # C over all processes
+        loss, terms = barlow_twins_loss(z_a, z_b, lambd=self.cfg.lambd, return_terms=True)
         return StepOutput(loss, terms, z_a.detach())
 
     @torch.no_grad()

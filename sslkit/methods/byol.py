@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from sslkit.losses import byol_loss
 from sslkit.methods.ema import ema_update
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, mean_terms
 from sslkit.models import mlp
 from sslkit.train.schedules import constant, ema_momentum
 
@@ -80,7 +80,8 @@ class BYOL(nn.Module):
                           if cfg.predictor else nn.Identity())
         # target network xi: the same backbone and projector, no predictor. It starts as a
         # copy of the online weights (the official code initialises it from another seed and
-        # reports no difference) and is changed only by the EMA in after_optimizer_step.
+        # reports no difference) and is changed only by the EMA in after_optimizer_step:
+        # frozen for the optimiser (official: the gradient is taken w.r.t. the online weights)
         self.target_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
         self.tau_schedule: Tensor | None = None
@@ -96,20 +97,17 @@ class BYOL(nn.Module):
         z_a = self.projector(self.backbone(x_a))  # NxD online projections
         z_b = self.projector(self.backbone(x_b))
         p_a, p_b = self.predictor(z_a), self.predictor(z_b)  # NxD online predictions
-        with torch.no_grad():  # the target is never differentiated (official loss_fn)
-            # the target runs in training mode, so its BatchNorm uses batch statistics, as the
-            # official forward with is_training=True does
-            zt_a = self.target_projector(self.target_backbone(x_a))  # NxD
-            zt_b = self.target_projector(self.target_backbone(x_b))
-        with full_precision(z_a):
-            # paper eq. (2) symmetrised: L(p_a, sg(z'_b)) + L(p_b, sg(z'_a)); sg(.) = detach
-            loss_ab, terms_ab = byol_loss(p_a.float(), zt_b.detach().float(), return_terms=True)
-            loss_ba, terms_ba = byol_loss(p_b.float(), zt_a.detach().float(), return_terms=True)
-            loss = loss_ab + loss_ba
-        terms = {"cos_sim": 0.5 * (terms_ab["cos_sim"] + terms_ba["cos_sim"])}
+        # the target in training mode: its BatchNorm uses batch statistics, as the official
+        # forward with is_training=True does
+        zt_a = self.target_projector(self.target_backbone(x_a))  # NxD target projections
+        zt_b = self.target_projector(self.target_backbone(x_b))
+        # paper eq. (2) symmetrised: L(p_a, sg(z'_b)) + L(p_b, sg(z'_a)); byol_loss applies sg
+        loss_ab, terms_ab = byol_loss(p_a, zt_b, return_terms=True)
+        loss_ba, terms_ba = byol_loss(p_b, zt_a, return_terms=True)
+        terms = mean_terms(terms_ab, terms_ba)
         if self.tau_schedule is not None:
             terms["tau"] = torch.tensor(float(self.tau_schedule[step]))
-        return StepOutput(loss, terms, z_a.detach())
+        return StepOutput(loss_ab + loss_ba, terms, z_a.detach())
 
     @torch.no_grad()
     def after_optimizer_step(self, step: int) -> None:

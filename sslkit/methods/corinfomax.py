@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslkit.distributed import all_reduce_mean, gather_with_grad
+from sslkit.distributed import all_reduce_mean
 from sslkit.losses.corinfomax import CorInfoMaxState, corinfomax_loss, corinfomax_state
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, global_batch
 from sslkit.models import mlp
 
 __all__ = ["CorInfoMax", "CorInfoMaxConfig", "SPEC"]
@@ -74,13 +74,10 @@ class CorInfoMax(nn.Module):
     def forward(self, views: list[Tensor], step: int) -> StepOutput:
         x_a, x_b = views[:2]
         z_a, z_b = self._project(x_a), self._project(x_b)  # NxD each
-        if self.cfg.gather:
-            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-        with full_precision(z_a):
-            loss, new_state, terms = corinfomax_loss(
-                z_a.float(), z_b.float(), self.state, alpha=self.cfg.alpha,
-                la_R=self.cfg.la_R, la_mu=self.cfg.la_mu, eps=self.cfg.eps,
-                return_terms=True)
+        z_a, z_b = global_batch(z_a, z_b, gather=self.cfg.gather)  # covariances: all processes
+        loss, new_state, terms = corinfomax_loss(
+            z_a, z_b, self.state, alpha=self.cfg.alpha, la_R=self.cfg.la_R, la_mu=self.cfg.la_mu,
+            eps=self.cfg.eps, return_terms=True)
         # new_state is detached (official `self.R1 = self.new_R1.detach()`): no graph is
         # kept across steps. It is committed after the optimiser step, so an interrupted
         # step leaves the buffers as they were.

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from sslkit.distributed import all_reduce_mean
 from sslkit.losses import dino_center_update, dino_loss
 from sslkit.methods.ema import ema_update
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput
 from sslkit.models import DINOHead
 from sslkit.train.schedules import ema_momentum
 
@@ -98,12 +98,12 @@ class DINO(nn.Module):
         self.head = DINOHead(backbone.out_dim, cfg.out_dim, cfg.hidden_dim, cfg.bottleneck_dim,
                              norm_last_layer=cfg.norm_last_layer, use_bn=cfg.use_bn_in_head)
         # teacher xi: starts as a copy of the student (official load_state_dict), changed only
-        # by the EMA in after_optimizer_step
+        # by the EMA in after_optimizer_step: frozen for the optimiser, as officially
         self.teacher_backbone = copy.deepcopy(backbone).requires_grad_(False)
         self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
         # running mean of the teacher logits (paper eq. 4), kept in checkpoints
         self.register_buffer("center", torch.zeros(1, cfg.out_dim))
-        self._batch_center: Tensor | None = None
+        self._teacher_out: tuple[Tensor, ...] | None = None  # this step's, for the center
         self.tau_schedule: Tensor | None = None
         self.teacher_temp_schedule: Tensor | None = None
 
@@ -137,27 +137,25 @@ class DINO(nn.Module):
                 p.grad = None
 
     def forward(self, views: list[Tensor], step: int) -> StepOutput:
+        self._check_ready(views)
+        student_out = self._student(views, step)  # each NxK, every crop
+        # only the 2 global crops go through the teacher
+        teacher_out = self.teacher_head(self.teacher_backbone(torch.cat(views[:2]))).chunk(2)
+        teacher_temp = float(self.teacher_temp_schedule[step])
+        # dino_loss centres and sharpens the teacher's output, and applies sg(.) to it
+        loss, terms = dino_loss(student_out, teacher_out, self.center, self.cfg.student_temp,
+                                teacher_temp, return_terms=True)
+        self._teacher_out = teacher_out  # the center follows it after the optimiser step
+        terms["teacher_temp"] = torch.tensor(teacher_temp)
+        # the collapse diagnostics read the student's logits of the first global crop
+        return StepOutput(loss, terms, student_out[0].detach())
+
+    def _check_ready(self, views: list[Tensor]) -> None:
         if self.teacher_temp_schedule is None:
             raise RuntimeError("call on_train_start(total_steps) before training DINO")
         if len(views) < 2:
             raise ValueError(f"DINO needs 2 global crops (then local ones), got {len(views)} "
                              f"view(s); use the 'dino' recipe")
-        student_out = self._student(views, step)  # each NxK
-        with torch.no_grad():  # only the 2 global crops go through the teacher
-            t = self.teacher_head(self.teacher_backbone(torch.cat(views[:2])))  # (2N)xK
-        teacher_out = list(t.detach().chunk(2))  # sg(teacher): a target, never differentiated
-        teacher_temp = float(self.teacher_temp_schedule[step])
-        with full_precision(t):
-            teacher_out = [o.float() for o in teacher_out]
-            loss, terms = dino_loss([s.float() for s in student_out], teacher_out,
-                                    self.center, self.cfg.student_temp, teacher_temp,
-                                    return_terms=True)
-        if self.cfg.centering:  # applied after the optimiser step
-            self._batch_center = all_reduce_mean(torch.cat(teacher_out).mean(dim=0, keepdim=True))
-        terms = {k: v.detach() for k, v in terms.items()}
-        terms["teacher_temp"] = torch.tensor(teacher_temp)
-        # the collapse diagnostics read the student's logits of the first global crop
-        return StepOutput(loss, terms, student_out[0].detach())
 
     @torch.no_grad()
     def after_optimizer_step(self, step: int) -> None:
@@ -166,12 +164,13 @@ class DINO(nn.Module):
         tau = float(self.tau_schedule[step])
         # xi <- tau xi + (1 - tau) theta; BatchNorm statistics stay the teacher's own
         ema_update([self.teacher_backbone, self.teacher_head], [self.backbone, self.head], tau)
-        if self._batch_center is not None:
-            # c <- m c + (1 - m) mean of the teacher logits (paper eq. 4, update_center), fed
-            # the mean over every process's crops, as the official code all-reduces it
-            self.center.copy_(dino_center_update(self.center, [self._batch_center],
+        if self.cfg.centering and self._teacher_out is not None:
+            # c <- m c + (1 - m) mean of the teacher logits (paper eq. 4, update_center), the
+            # mean over every process's crops, as the official code all-reduces it
+            local_mean = torch.cat(self._teacher_out).float().mean(dim=0, keepdim=True)
+            self.center.copy_(dino_center_update(self.center, [all_reduce_mean(local_mean)],
                                                  self.cfg.center_momentum))
-            self._batch_center = None
+        self._teacher_out = None
 
 
 SPEC = MethodSpec(

@@ -50,7 +50,7 @@ from sslkit.distributed import all_reduce_mean, gather_with_grad
 from sslkit.losses import bow_target, obow_loss, word_distances
 from sslkit.methods.dino import _resolution_runs
 from sslkit.methods.ema import ema_update
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput
 from sslkit.models import mlp
 from sslkit.train.schedules import ema_momentum
 
@@ -138,6 +138,14 @@ class Vocabulary(nn.Module):
         self.ptr.copy_((self.ptr + b) % k)
 
 
+def _name_kinds(terms: dict[str, Tensor], n_kinds: int) -> dict[str, Tensor]:
+    """obow_loss's terms with `kl_kind{g}` named after the crops: kind 0 is the global crop,
+    kind 1 the local crops (kind 2...: other resolutions)."""
+    names = ["kl_global", "kl_local"] + [f"kl_crops{g}" for g in range(2, n_kinds)]
+    terms = dict(terms)
+    return {**{names[g]: terms.pop(f"kl_kind{g}") for g in range(n_kinds)}, **terms}
+
+
 class OBoW(nn.Module):
     recipe = "dino"
 
@@ -192,11 +200,7 @@ class OBoW(nn.Module):
         return targets
 
     def forward(self, views: list[Tensor], step: int) -> StepOutput:
-        if self.tau_schedule is None:
-            raise RuntimeError("call on_train_start(total_steps) before training OBoW")
-        if len(views) < 2:
-            raise ValueError(f"OBoW needs the teacher's view and at least one student crop, got "
-                             f"{len(views)} view(s); use the 'dino' recipe")
+        self._check_ready(views)
         n = views[0].shape[0]
         crops = views[1:]
         # one backbone pass per kind of crop (equal resolution): official img_crops entries
@@ -205,15 +209,18 @@ class OBoW(nn.Module):
         weights = [gen(vocab.words.clone()) for gen, vocab in zip(self.generators,
                                                                   self.vocabularies)]
         targets = self._targets(views[0])
-        with full_precision(y[0]):
-            loss, terms = obow_loss([s.float() for s in y], [w.float() for w in weights],
-                                    targets, self.cfg.kappa, return_terms=True)
-        # kind 0 is the global crop, kind 1 the local crops (kind 2...: other resolutions)
-        names = ["kl_global", "kl_local"] + [f"kl_crops{g}" for g in range(2, len(y))]
-        terms = {**{names[g]: terms.pop(f"kl_kind{g}") for g in range(len(y))}, **terms}
+        loss, terms = obow_loss(y, weights, targets, self.cfg.kappa, return_terms=True)
+        terms = _name_kinds(terms, len(y))
         terms["min_distance"] = torch.stack([m for m, _ in self._pending]).mean().detach()
         # the collapse diagnostics read the student's feature of its global crop
         return StepOutput(loss, terms, y[0][:n].detach())
+
+    def _check_ready(self, views: list[Tensor]) -> None:
+        if self.tau_schedule is None:
+            raise RuntimeError("call on_train_start(total_steps) before training OBoW")
+        if len(views) < 2:
+            raise ValueError(f"OBoW needs the teacher's view and at least one student crop, got "
+                             f"{len(views)} view(s); use the 'dino' recipe")
 
     @torch.no_grad()
     def after_optimizer_step(self, step: int) -> None:

@@ -28,9 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslkit.distributed import gather_with_grad
 from sslkit.losses import self_classifier_loss, siamese_ce_loss
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, global_batch
 from sslkit.models import mlp
 
 
@@ -97,29 +96,23 @@ class SelfClassifier(nn.Module):
             raise ValueError(f"Self-Classifier needs at least 2 views, got {len(views)}")
         # one pass per view (resolutions may differ); local crops are after the 2 global ones
         z = [self.embed(x) for x in views]  # each NxD
-        heads = [[cls(z_v) for z_v in z] for cls in self.classifiers]  # [head][view] NxC
-        if self.cfg.gather:
-            heads = [[gather_with_grad(l) for l in logits] for logits in heads]
-        with full_precision(z[0]):
-            losses, terms = [], {}
-            for logits in heads:
-                logits = [l.float() for l in logits]
-                if self.cfg.uniform_prior:
-                    loss_h, terms_h = self_classifier_loss(
-                        logits, row_tau=self.cfg.row_tau, col_tau=self.cfg.col_tau,
-                        return_terms=True)
-                else:
-                    loss_h, terms_h = siamese_ce_loss(logits, tau=self.cfg.row_tau,
-                                                      return_terms=True)
-                losses.append(loss_h)
-                terms = terms or terms_h  # the first head's terms
-            loss = torch.stack(losses).mean()  # official: mean over heads (and view pairs)
+        heads = [global_batch(*(cls(z_v) for z_v in z), gather=self.cfg.gather)
+                 for cls in self.classifiers]  # [head][view] NxC, over the softmaxes' batch
+        losses, terms = zip(*(self._loss(logits) for logits in heads))
+        loss = torch.stack(losses).mean()  # official: mean over heads (and view pairs)
         first = heads[0][0].detach()  # NxC logits of the first head, first view
         counts = torch.bincount(first.argmax(dim=1), minlength=first.shape[1])
-        terms = {k: v.detach() for k, v in terms.items()}
-        terms["largest_class_fraction"] = counts.max() / first.shape[0]
+        terms = {**terms[0], "largest_class_fraction": counts.max() / first.shape[0]}
         # the collapse diagnostics read the class logits (collapse = one class for all)
         return StepOutput(loss, terms, first)
+
+    def _loss(self, logits: list[Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """One classifier's loss and terms: the paper's, or the ablation without its uniform
+        prior."""
+        if self.cfg.uniform_prior:
+            return self_classifier_loss(logits, row_tau=self.cfg.row_tau,
+                                        col_tau=self.cfg.col_tau, return_terms=True)
+        return siamese_ce_loss(logits, tau=self.cfg.row_tau, return_terms=True)
 
     @torch.no_grad()
     def predict_clusters(self, x: Tensor, *, batch_size: int = 512) -> Tensor:

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslkit.losses import simsiam_loss
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, mean_terms
 from sslkit.models import mlp
 
 PREDICTORS = ("mlp", "none", "fixed_random")
@@ -82,23 +81,13 @@ class SimSiam(nn.Module):
         z_1 = self.projector(self.backbone(x_1))  # NxD
         z_2 = self.projector(self.backbone(x_2))  # NxD
         p_1, p_2 = self.predictor(z_1), self.predictor(z_2)  # NxD
-        with full_precision(z_1):
-            p_1, p_2, z_1, z_2 = p_1.float(), p_2.float(), z_1.float(), z_2.float()
-            if self.cfg.stop_gradient:
-                # sg(z): simsiam_loss detaches its second argument, as builder.py returns
-                # z1.detach(), z2.detach() and Algorithm 1 writes z = z.detach()
-                loss_12, terms_12 = simsiam_loss(p_1, z_2, return_terms=True)
-                loss_21, terms_21 = simsiam_loss(p_2, z_1, return_terms=True)
-                loss = 0.5 * (loss_12 + loss_21)
-                cos_sim = 0.5 * (terms_12["cos_sim"] + terms_21["cos_sim"])
-            else:
-                # ablation, paper Sec. 4.1: no detach, so the gradient also flows through z
-                # into the encoder's "target" branch; this is what collapses
-                cos_12 = F.cosine_similarity(p_1, z_2, dim=1).mean()
-                cos_21 = F.cosine_similarity(p_2, z_1, dim=1).mean()
-                loss = -0.5 * (cos_12 + cos_21)
-                cos_sim = -loss.detach()
-        return StepOutput(loss, {"cos_sim": cos_sim}, z_1.detach())
+        # L = D(p_1, sg(z_2)) / 2 + D(p_2, sg(z_1)) / 2; simsiam_loss applies sg(.), unless
+        # the config removes it (the ablation of paper Sec. 4.1: the encoder collapses)
+        sg = self.cfg.stop_gradient
+        loss_12, terms_12 = simsiam_loss(p_1, z_2, stop_gradient=sg, return_terms=True)
+        loss_21, terms_21 = simsiam_loss(p_2, z_1, stop_gradient=sg, return_terms=True)
+        loss = 0.5 * (loss_12 + loss_21)
+        return StepOutput(loss, mean_terms(terms_12, terms_21), z_1.detach())
 
     def after_optimizer_step(self, step: int) -> None:
         pass  # nothing besides the optimiser: no EMA, the two branches share the encoder

@@ -1,4 +1,5 @@
-"""What every method module returns to the training loop, and how it is registered."""
+"""What every method module returns to the training loop, how it is registered, and two
+helpers the forwards share (`mean_terms`, `global_batch`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+
+from sslkit.distributed import gather_with_grad
 
 
 @dataclass
@@ -58,7 +61,17 @@ class MethodSpec:
         return self.config(**values)
 
 
-def full_precision(t: torch.Tensor):
-    """Context that turns autocast off: batch statistics (covariances, whitening, log-dets)
-    lose too much in bf16, so losses run in float32 while the backbone runs in bf16."""
-    return torch.autocast(t.device.type, enabled=False)
+def mean_terms(*terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Key by key, the mean of several losses' terms (the two directions of a symmetric loss)."""
+    return {k: sum(t[k] for t in terms) / len(terms) for k in terms[0]}
+
+
+def global_batch(*z: torch.Tensor, gather: bool) -> tuple[torch.Tensor, ...]:
+    """The rows of every process's batch, concatenated, when `gather` is on; `z` otherwise.
+
+    For losses with batch statistics (a cross-correlation, a covariance, a whitening): with
+    `gather`, each process computes them on the global batch, as one process would, and the
+    gradient flows back to its own rows (`sslkit.distributed.gather_with_grad`). In one
+    process it returns `z` either way.
+    """
+    return tuple(gather_with_grad(t) for t in z) if gather else z

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from sslkit.distributed import gather_with_grad
 from sslkit.losses.twist import twist_loss
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, global_batch
 from sslkit.models import mlp
 
 __all__ = ["TWIST", "TWISTConfig", "SPEC"]
@@ -65,16 +64,12 @@ class TWIST(nn.Module):
         # over 2N; here per view (N), the setting the book's stored results were trained with
         logits_a = self.head(self.backbone(x_a))  # NxK, standardised over the batch
         logits_b = self.head(self.backbone(x_b))  # NxK
-        if self.cfg.gather:
-            logits_a, logits_b = gather_with_grad(logits_a), gather_with_grad(logits_b)
-        with full_precision(logits_a):
-            logits_a, logits_b = logits_a.float(), logits_b.float()
-            loss, terms = twist_loss(logits_a, logits_b, lam1=self.cfg.lam1,
-                                     lam2=self.cfg.lam2, tau=self.cfg.tau, eps=self.cfg.eps,
-                                     return_terms=True)
+        logits_a, logits_b = global_batch(logits_a, logits_b, gather=self.cfg.gather)
+        loss, terms = twist_loss(logits_a, logits_b, lam1=self.cfg.lam1, lam2=self.cfg.lam2,
+                                 tau=self.cfg.tau, eps=self.cfg.eps, return_terms=True)
         # the class distributions are what collapses (to one class or to uniform); the
         # logits cannot show it, the BN keeps every logit's std at 1
-        probs = (logits_a / self.cfg.tau).softmax(dim=1)  # NxK
+        probs = (logits_a.float() / self.cfg.tau).softmax(dim=1)  # NxK
         return StepOutput(loss, terms, probs.detach())
 
     def after_optimizer_step(self, step: int) -> None:

@@ -16,9 +16,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from sslkit.distributed import gather_with_grad
 from sslkit.losses import vicreg_loss
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, global_batch
 from sslkit.models import build_backbone, mlp
 
 
@@ -66,13 +65,11 @@ class VICReg(nn.Module):
             z_b = self.expander(self.backbone(x_b))  # NxD, the same network
         else:
             z_b = self.expander_b(self.backbone_b(x_b))  # NxD, branch b's own network
-        if self.cfg.gather:
-            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
-        with full_precision(z_a):
-            loss, terms = vicreg_loss(z_a.float(), z_b.float(), sim_coeff=self.cfg.sim_coeff,
-                                      std_coeff=self.cfg.std_coeff,
-                                      cov_coeff=self.cfg.cov_coeff, return_terms=True)
-        return StepOutput(loss, {k: v.detach() for k, v in terms.items()}, z_a.detach())
+        z_a, z_b = global_batch(z_a, z_b, gather=self.cfg.gather)  # statistics: all processes
+        loss, terms = vicreg_loss(z_a, z_b, sim_coeff=self.cfg.sim_coeff,
+                                  std_coeff=self.cfg.std_coeff, cov_coeff=self.cfg.cov_coeff,
+                                  return_terms=True)
+        return StepOutput(loss, terms, z_a.detach())
 
     def after_optimizer_step(self, step: int) -> None:
         pass

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from sslkit.distributed import gather_with_grad
 from sslkit.losses.wmse import wmse_loss
-from sslkit.methods.spec import MethodSpec, StepOutput, full_precision
+from sslkit.methods.spec import MethodSpec, StepOutput, global_batch
 from sslkit.models import mlp
 
 __all__ = ["WMSE", "WMSEConfig", "SPEC"]
@@ -76,15 +75,13 @@ class WMSE(nn.Module):
         # the setting the book's stored results were trained with
         z_a = self.projector(self.backbone(x_a))  # NxD, not whitened
         z_b = self.projector(self.backbone(x_b))  # NxD
-        if self.cfg.gather:
-            z_a, z_b = gather_with_grad(z_a), gather_with_grad(z_b)
+        z_a, z_b = global_batch(z_a, z_b, gather=self.cfg.gather)  # whiten all processes' rows
         self._check_batch(z_a.shape[0])
-        with full_precision(z_a):
-            # the partition into sub-batches comes from the global RNG, which the loop seeds
-            # per step, so a run is reproducible
-            loss, terms = wmse_loss(z_a.float(), z_b.float(), eps=self.cfg.w_eps,
-                                    w_iter=self.cfg.w_iter, w_size=self.cfg.w_size,
-                                    normalize=self.cfg.normalize, return_terms=True)
+        # the partition into sub-batches comes from the global RNG, which the loop seeds per
+        # step, so a run is reproducible
+        loss, terms = wmse_loss(z_a, z_b, eps=self.cfg.w_eps, w_iter=self.cfg.w_iter,
+                                w_size=self.cfg.w_size, normalize=self.cfg.normalize,
+                                return_terms=True)
         # the embedding before whitening: after it the covariance is I by construction
         return StepOutput(loss, terms, z_a.detach())
 
