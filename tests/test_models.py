@@ -9,6 +9,7 @@ from torch import nn
 
 from sslkit.models import (BACKBONES, ConvDecoder, DINOHead, WSConv2d, build_backbone, mlp,
                            vit_tiny)
+from sslkit.models.vit import attention_iou, attention_masks
 
 OUT_DIMS = {"smallcnn": 256, "resnet18": 512, "resnet50": 2048, "vit_tiny": 192}
 # (low, high) parameter counts; CIFAR ResNet-18 has 11,168,832 as in solo-learn
@@ -266,3 +267,56 @@ def test_shuffled_dbn_whitens_each_group_and_defaults_to_groups_of_half_the_batc
         shuffled_dbn(mixed, 5)
     with pytest.raises(ValueError, match="more than 16 samples"):
         shuffled_dbn(mixed[:16], 1)
+
+
+def _official_threshold(maps: torch.Tensor, patch: int, threshold: float) -> torch.Tensor:
+    """facebookresearch/dino visualize_attention.py's `--threshold` masks, one image at a
+    time: maps (N, heads, h, w) -> (N, heads, h*p, w*p) bool."""
+    out = []
+    for image in maps:
+        nh, h, w = image.shape
+        attentions = image.reshape(nh, -1).clone()
+        val, idx = torch.sort(attentions)
+        val /= torch.sum(val, dim=1, keepdim=True)
+        th_attn = torch.cumsum(val, dim=1) > (1 - threshold)
+        idx2 = torch.argsort(idx)
+        for head in range(nh):
+            th_attn[head] = th_attn[head][idx2[head]]
+        th_attn = th_attn.reshape(nh, h, w).float()
+        out.append(F.interpolate(th_attn[None], scale_factor=patch, mode="nearest")[0] > 0.5)
+    return torch.stack(out)
+
+
+def test_attention_masks_equal_the_official_threshold():
+    maps = torch.rand(3, 2, 8, 8).softmax(dim=-1)
+    for fraction in (0.6, 0.3):
+        torch.testing.assert_close(attention_masks(maps, 4, fraction),
+                                   _official_threshold(maps, 4, fraction))
+    keep = attention_masks(maps, 4)
+    assert keep.shape == (3, 2, 32, 32) and keep.dtype == torch.bool
+    with pytest.raises(ValueError, match="share of attention mass"):
+        attention_masks(maps, 4, fraction=0.0)
+
+
+class _FixedAttention(nn.Module):
+    """A stand-in ViT whose [CLS] attention is all on the top-left 4 px patch."""
+
+    patch_size = 4
+
+    def attention_maps(self, x):
+        maps = torch.zeros(x.shape[0], 2, 8, 8)
+        maps[..., 0, 0] = 1.0
+        return maps
+
+
+def test_attention_iou_closed_form_and_bad_masks():
+    x = torch.zeros(2, 3, 32, 32)
+    masks = torch.zeros(2, 32, 32, dtype=torch.bool)
+    masks[0, :4, :4] = True   # exactly the attended patch: IoU 1
+    masks[1, :8, :8] = True   # 4 patches, one attended: IoU 16 / 64
+    iou = attention_iou(_FixedAttention(), x, masks)
+    torch.testing.assert_close(iou, torch.tensor([[1.0, 1.0], [0.25, 0.25]]))
+    with pytest.raises(ValueError, match="masks must be bool"):
+        attention_iou(_FixedAttention(), x, masks.float())
+    with pytest.raises(ValueError, match="masks must be bool"):
+        attention_iou(_FixedAttention(), x, masks[:1])

@@ -137,6 +137,46 @@ class VisionTransformer(nn.Module):
 
 
 def vit_tiny(*, image_size: int = 32, patch_size: int = 4, **kwargs) -> VisionTransformer:
-    """ViT-Tiny (dim 192, depth 12, 3 heads, DINO's vit_tiny) with 4 px patches."""
-    return VisionTransformer(image_size=image_size, patch_size=patch_size, dim=192,
-                             num_heads=3, **kwargs)
+    """ViT-Tiny (dim 192, depth 12, 3 heads, DINO's vit_tiny) with 4 px patches; keyword
+    arguments (dim, depth, num_heads, ...) override the preset."""
+    return VisionTransformer(**{"image_size": image_size, "patch_size": patch_size, "dim": 192,
+                                "num_heads": 3, **kwargs})
+
+
+def attention_masks(maps: torch.Tensor, patch_size: int, fraction: float = 0.6) -> torch.Tensor:
+    """Per map, the patches that hold the top `fraction` of its attention mass, as pixels:
+    (N, heads, h, w) maps of a ViT with `patch_size` px patches -> (N, heads, h*p, w*p) bool.
+
+    Official visualize_attention.py (facebookresearch/dino, `--threshold 0.6`): sort each
+    map's values, normalise them to sum 1, keep the patches where the cumulative sum of the
+    sorted values exceeds 1 - fraction, upsample by the patch size (nearest)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction is the share of attention mass kept, in (0, 1]; got {fraction}")
+    flat = maps.flatten(-2)  # N x heads x hw
+    values, order = flat.sort(dim=-1)
+    values = values / values.sum(dim=-1, keepdim=True)
+    keep_sorted = values.cumsum(dim=-1) > 1 - fraction
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted).reshape(maps.shape)
+    return keep.repeat_interleave(patch_size, dim=-2).repeat_interleave(patch_size, dim=-1)
+
+
+def attention_iou(backbone: VisionTransformer, x: torch.Tensor, masks: torch.Tensor, *,
+                  fraction: float = 0.6, batch_size: int = 256) -> torch.Tensor:
+    """IoU (Jaccard) of each head's [CLS] attention in the last block, thresholded to keep
+    `fraction` of its mass (`attention_masks`), with the object masks: x (N, 3, H, W)
+    normalised images, masks (N, H, W) bool -> (N, heads). The measure of Caron et al. 2021
+    (Fig. 4, Table 7 "Jacc."), there against PASCAL VOC12 segmentations."""
+    if masks.shape != (x.shape[0], *x.shape[-2:]) or masks.dtype != torch.bool:
+        raise ValueError(f"masks must be bool (N, H, W) = ({x.shape[0]}, {x.shape[-2]}, "
+                         f"{x.shape[-1]}); got {masks.dtype} {tuple(masks.shape)} (threshold a "
+                         f"coverage mask, e.g. object_masks(data) > 0.5)")
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            maps = backbone.attention_maps(x[start:start + batch_size])
+            keep = attention_masks(maps, backbone.patch_size, fraction)
+            target = masks[start:start + batch_size, None]  # N x 1 x H x W
+            inter = (keep & target).flatten(-2).sum(-1).float()
+            union = (keep | target).flatten(-2).sum(-1).float()
+            out.append(inter / union)
+    return torch.cat(out)
