@@ -36,6 +36,15 @@ def noisy_linear_views(out_dim: int, noise: float):
     return lin, lambda: (lin(x + noise_a), lin(x + noise_b))
 
 
+def gradcheck_of_p(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """`torch.autograd.gradcheck` of loss(p, z) with respect to p, at a small float64 size.
+    Only p: the loss stops the gradient into its target z, so z's analytic gradient is 0 by
+    design while its numerical one is not."""
+    p, _, z, _ = random_inputs(n=4, d=3)
+    z = z.detach()
+    return torch.autograd.gradcheck(lambda p: loss(p, z), (p,))
+
+
 def bad_pair_shapes(a: str = "z_a", b: str = "z_b") -> list[tuple[tuple, tuple, str]]:
     """(shape of `a`, shape of `b`, what the error must say) for the pairs of (N, D) inputs
     every loss that checks them with `check_pair` must refuse."""
