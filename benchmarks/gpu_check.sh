@@ -31,6 +31,6 @@ if ! python -c "import lightly" 2>/dev/null; then
     PEERS=()
 fi
 python benchmarks/cpu_budget.py --profile gpu --device cuda --minutes "$MINUTES" \
-    --methods byol "${PEERS[@]}" --workers 8 --data-root "$DATA_ROOT" --quiet \
+    --methods byol "${PEERS[@]}" --seeds 1 --workers 8 --data-root "$DATA_ROOT" --quiet \
     --out "$OUT/byol_budget.json"
 echo "gpu_check: done in $(( $(date +%s) - start )) s; results in $OUT/"

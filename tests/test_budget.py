@@ -196,3 +196,48 @@ def test_time_budget_is_off_by_default_and_leaves_stored_runs_found(tmp_path, mo
     assert experiments.find_stored("k", cfg) == "k"
     assert experiments.run("k", cfg, progress=False).cached
     assert experiments.find_stored("k", dataclasses.replace(cfg, max_seconds=60.0)) is None
+
+
+def _budget_rank(rank, port, out_dir):
+    """One of two gloo processes in a time-budget run; process 1's clock runs twice as fast
+    (as if it were slower), so only a shared clock stops both at the same step."""
+    import os
+    import time
+    from types import SimpleNamespace
+
+    from sslkit import distributed
+    from sslkit.data import make_shapes
+    from sslkit.train import loop
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    if rank == 1:
+        loop.time = SimpleNamespace(perf_counter=lambda: 2 * time.perf_counter())
+    try:
+        run = train(tiny(steps=8, batch_size=16, log_every=1, max_seconds=6.0,
+                         channels_last=False),
+                    train_data=make_shapes(n=128, seed=0), test_data=make_shapes(n=64, seed=1),
+                    progress=False, evaluate_knn=False)
+        torch.save([(h["step"], h["schedule_step"]) for h in run.history],
+                   out_dir / f"rank{rank}.pt")
+    finally:
+        if distributed.is_distributed():
+            torch.distributed.destroy_process_group()
+
+
+def test_time_budget_under_two_processes_stops_both_at_the_same_step(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("needs fork")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_budget_rank, args=(port, tmp_path), nprocs=2, join=True,
+                       start_method="fork")
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    assert ranks[0] == ranks[1] and len(ranks[0]) >= 1  # same steps, same schedule indices
+    assert ranks[0][-1][1] <= 7

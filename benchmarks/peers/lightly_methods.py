@@ -10,15 +10,28 @@ augmentation pipeline (lightly: torchvision per image, PIL in, in DataLoader wor
 sslkit: batched on the device). Gaussian blur is off on both sides at 32 px, as in lightly's
 CIFAR-10 benchmark.
 
+`train` is the peer's training loop, with sslkit's stop rule for time budgets (see
+sslkit.train.loop): it stops once its training seconds reach the budget, and a step that
+starts after s seconds reads the learning-rate and EMA schedules at index
+floor(s / budget * steps) (`sslkit.train.schedules.index_at_time`), so they end where the
+budget does, as sslkit's do.
+
 Needs `pip install lightly` (benchmarks only; not a dependency of sslkit).
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from sslkit.train import build_optimizer, warmup_cosine
+from sslkit.train.loop import build_run_backbone
+from sslkit.train.schedules import index_at_time
 
 try:
     from lightly.loss import (BarlowTwinsLoss, DINOLoss, NegativeCosineSimilarity,
@@ -192,3 +205,94 @@ def build(name: str, backbone: nn.Module, size: int, mean, std, n_local: int = 4
 
 
 METHODS = ("byol", "simsiam", "barlowtwins", "vicreg", "dino")
+
+
+class _PILViews(torch.utils.data.Dataset):
+    """uint8 (N, 3, H, W) images as PIL images through a lightly multi-view transform."""
+
+    def __init__(self, images: torch.Tensor, transform):
+        self.images, self.transform = images, transform
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        return self.transform(Image.fromarray(self.images[i].permute(1, 2, 0).numpy()))
+
+
+@dataclass
+class PeerRun:
+    model: nn.Module
+    steps: int                 # optimiser steps taken
+    wall_s: float              # training seconds (from the first batch request to the end)
+    step_s: list[float]        # each step's seconds, data loading included
+    final_loss: float
+    schedule_steps: list[int]  # the schedule index each step read
+
+
+def train(name: str, cfg, train_data, *, seed: int, device: torch.device, workers: int,
+          max_steps: int | None = None) -> PeerRun:
+    """Train lightly's `name` with the settings of the resolved sslkit config `cfg`.
+
+    Stop rule: with `cfg.max_seconds`, by the clock, sslkit's rule (module docstring);
+    otherwise after `cfg.steps` steps. `max_steps` stops earlier (a speed probe). The clock
+    starts at the first batch request, so the DataLoader workers' start is training time,
+    as sslkit's first augmentation is. On CUDA it gets what sslkit's loop uses there too:
+    bf16 autocast and channels_last.
+    """
+    torch.manual_seed(seed)
+    backbone = build_run_backbone(cfg, train_data.image_size)
+    mean, std = train_data.mean_std()
+    # lightly's transforms crop to the same view size as sslkit's recipe at this profile
+    model, transform = build(name, backbone, cfg.view_size or train_data.image_size, mean, std,
+                             n_local=cfg.recipe_args.get("n_local", 4))
+    cuda = device.type == "cuda"
+    model = model.to(device, memory_format=torch.channels_last if cuda else torch.preserve_format)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
+    loader = torch.utils.data.DataLoader(
+        _PILViews(train_data.images, transform), batch_size=cfg.batch_size, shuffle=True,
+        drop_last=True, num_workers=workers, persistent_workers=workers > 0, pin_memory=cuda,
+        generator=torch.Generator().manual_seed(seed))
+    total = cfg.steps  # the schedules' length
+    lr = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, total, min(cfg.warmup_steps, total))
+    optimizer = build_optimizer(cfg.optimizer, model, lr=float(lr[0]),
+                                weight_decay=cfg.weight_decay)
+    limit = min(max_steps or total, total) if cfg.max_seconds is None else max_steps
+    model.train()
+    step, times, at_steps, loss = 0, [], [], None
+    t0 = t = time.perf_counter()
+
+    def over(elapsed: float) -> bool:
+        if limit is not None and step >= limit:
+            return True
+        return cfg.max_seconds is not None and elapsed >= cfg.max_seconds
+
+    while not over(time.perf_counter() - t0):
+        for views in loader:
+            at = step if cfg.max_seconds is None else index_at_time(
+                time.perf_counter() - t0, cfg.max_seconds, total)
+            for group in optimizer.param_groups:
+                group["lr"] = float(lr[at])
+            views = [v.to(device, non_blocking=True) for v in views]
+            with autocast:
+                loss = model.loss(views, at)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            model.before_optimizer_step(at)
+            optimizer.step()
+            model.after_optimizer_step(at, total)
+            step += 1
+            if cuda:
+                torch.cuda.synchronize()
+            now = time.perf_counter()
+            times.append(now - t)
+            at_steps.append(at)
+            t = now
+            if over(now - t0):
+                break
+    wall = time.perf_counter() - t0
+    if not torch.isfinite(loss.detach()):
+        raise FloatingPointError(f"lightly {name}: loss {float(loss)}")
+    return PeerRun(model=model, steps=step, wall_s=wall, step_s=times,
+                   final_loss=float(loss.detach()), schedule_steps=at_steps)
