@@ -62,6 +62,27 @@ course.show_views(x, {"view a (global feature)": view_a,
                    "view b (local features)": view_b}, mean=mean, std=std)
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: three AMDIM networks that differ
+# only in the stages their local features come from (`scales`, explained below). The book's
+# results of each are stored and reused; the plan says which will train here instead, and
+# for how long on this device. The chapter looks inside each trained network, so a stored
+# run whose weights are not on this machine (a fresh clone) trains again.
+
+# %%
+variants = {  # label: (result key, scales)
+    "1 scale": ("04-amdim-0", ("last",)),
+    "2 scales (paper)": ("04-amdim-1", ("last", "prev")),
+    "3 scales": ("04-amdim-2", ("last", "prev", 1)),
+}
+if S.profile == "smoke":  # CI: the two ends only
+    variants.pop("2 scales (paper)")
+RUNS = {key: S.config("amdim", method_args={"scales": scales})
+        for key, scales in variants.values()}
+experiments.plan(RUNS, train_data=train_data, test_data=test_data, need_model=True)
+
+# %% [markdown]
 # ## The idea
 #
 # ### InfoNCE, and why it is bounded by $\log K$
@@ -140,19 +161,9 @@ course.show_source(AMDIM._features)
 # and the gradient norm every stage receives.
 
 # %%
-variants = {
-    "1 scale": ("last",),
-    "2 scales (paper)": ("last", "prev"),
-    "3 scales": ("last", "prev", 1),
-}
-if S.profile == "smoke":  # CI: the two ends only
-    variants.pop("2 scales (paper)")
-runs = {
-    label: experiments.run(f"04-amdim-{i}",
-                           S.config("amdim", method_args={"scales": scales}),
-                           train_data=train_data, test_data=test_data, need_model=True)
-    for i, (label, scales) in enumerate(variants.items())
-}
+runs = {label: experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data,
+                               need_model=True)
+        for label, (key, _) in variants.items()}
 for run in runs.values():
     print(run.caption())
 
