@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -298,14 +299,18 @@ class Plan:
 
     def rows(self) -> list[tuple[str, ...]]:
         """(run, method, steps, batch, what differs, status) per run. "What differs" is set
-        against the first run of the same method, so a chapter's variants read as such."""
-        first: dict[str, dict] = {}
+        against the value most of the method's runs share (on a tie, the first run's), so a
+        chapter's variants read as such and its base run as nothing changed."""
+        flats = [_flat(r.config) for r in self.runs]
+        usual: dict[str, dict[str, str]] = {}
+        for method in dict.fromkeys(r.config.method for r in self.runs):
+            group = [f for r, f in zip(self.runs, flats) if r.config.method == method]
+            usual[method] = {k: Counter(_text(f.get(k)) for f in group).most_common(1)[0][0]
+                             for k in dict.fromkeys(k for f in group for k in f)}
         rows = []
-        for r in self.runs:
-            cfg = _flat(r.config.to_dict())
-            base = first.setdefault(r.config.method, cfg)
-            differs = " ".join(f"{k}={v}" for k, v in cfg.items()
-                               if base.get(k) != v and k not in _BOOKKEEPING)
+        for r, flat in zip(self.runs, flats):
+            differs = " ".join(f"{k}={v}" for k, v in flat.items() if k not in _BOOKKEEPING
+                               and _text(v) != usual[r.config.method][k])
             status = (f"trains, {_duration(r.seconds)} at {r.seconds_per_step:.2f} s/step "
                       f"({r.why})" if r.trains else r.why)
             rows.append((r.key, r.config.method, f"{r.config.steps:,}",
@@ -449,15 +454,26 @@ def _seconds_per_evaluation(cfg, train_data, test_data, n_images: int = 256,
     return per_image * (n_bank + n_query) + per_query * n_query
 
 
-def _flat(config: dict) -> dict:
-    """A config dict with method_args / backbone_args / recipe_args spread as 'args.name'."""
+def _flat(cfg) -> dict:
+    """A resolved config as one flat dict: its method's settings down to the method config's
+    own defaults, and backbone_args / recipe_args, spread as 'method.name', 'backbone.name'."""
+    from dataclasses import asdict
+
+    from sslkit.methods import get_method
+
+    values = cfg.to_dict()
+    values["method_args"] = asdict(get_method(cfg.method).make_config(**cfg.method_args))
     flat = {}
-    for k, v in config.items():
+    for k, v in values.items():
         if isinstance(v, dict):
             flat.update({f"{k.removesuffix('_args')}.{n}": w for n, w in v.items()})
         else:
             flat[k] = v
     return flat
+
+
+def _text(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _duration(seconds: float) -> str:
