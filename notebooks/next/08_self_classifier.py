@@ -62,6 +62,28 @@ for i, (ax, v) in enumerate(zip(axes[1:], views)):
     kind = "global" if i < 2 else "local"
     course.show_images(v, ax=ax, title=f"{kind} crop {i + 1} ({v.shape[-1]} px)", mean=mean,
                        std=std)
+
+# %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: Self-Classifier, and the same
+# network trained with the plain cross-entropy instead of its uniform prior (the experiment
+# below). The book's results are stored and reused; the chapter reads the clusters off each
+# trained classifier, so a stored run whose weights are not on this machine (a fresh clone)
+# trains again. The plan says which will train, and for how long on this device.
+
+# %%
+# at the smoke profile (CI only), shorter runs and a smaller kNN keep the notebook quick
+RUN_SIZE = {"smoke": dict(steps=20, log_every=4, eval_train_size=1024, eval_test_size=500)
+            }.get(S.profile, {})
+ours, plain = "Self-Classifier (uniform prior)", "plain cross-entropy"
+variants = {  # label: (result key, method_args)
+    ours: ("08-selfclassifier-0", {}),
+    plain: ("08-selfclassifier-1", {"uniform_prior": False}),
+}
+RUNS = {key: S.config("selfclassifier", method_args=args, **RUN_SIZE)
+        for key, args in variants.values()}
+experiments.plan(RUNS, train_data=train_data, test_data=test_data, need_model=True)
 plt.tight_layout()
 
 # %% [markdown]
@@ -186,15 +208,9 @@ course.show_source(SelfClassifier.predict_clusters)
 # `largest_class_fraction`, the share of the batch in the most popular class.
 
 # %%
-# at the smoke profile (CI only), shorter runs and a smaller kNN keep the notebook quick
-RUN_SIZE = {"smoke": dict(steps=20, log_every=4, eval_train_size=1024, eval_test_size=500)
-            }.get(S.profile, {})
-ours, plain = "Self-Classifier (uniform prior)", "plain cross-entropy"
-variants = {ours: {}, plain: {"uniform_prior": False}}
-runs = {label: experiments.run(f"08-selfclassifier-{i}",
-                               S.config("selfclassifier", method_args=args, **RUN_SIZE),
-                               train_data=train_data, test_data=test_data, need_model=True)
-        for i, (label, args) in enumerate(variants.items())}
+runs = {label: experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data,
+                               need_model=True)
+        for label, (key, _) in variants.items()}
 for run in runs.values():
     print(run.caption())
 
