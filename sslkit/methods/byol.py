@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sslkit.losses import byol_loss
+from sslkit.losses import byol_loss, vicreg_loss
 from sslkit.methods.ema import ema_update
 from sslkit.methods.spec import MethodSpec, StepOutput, mean_terms
 from sslkit.models import mlp
@@ -55,6 +55,12 @@ class BYOLConfig:
     # of paper Sec. 5, Table 5 (tau = 0 copies the online weights every step, tau = 1
     # freezes the random initial target)
     tau_schedule: str = "cosine"
+    # VICReg's variance and covariance terms added on the online projections z (Bardes et
+    # al. 2022, arXiv 2105.04906, which adds them to BYOL and SimSiam: they keep the output
+    # from collapsing where BatchNorm did). 0, 0: BYOL as published. Chapter 10's run uses
+    # 1.0 and 0.04 (VICReg's variance : covariance ratio 25 : 1) without any BatchNorm.
+    std_coeff: float = 0.0
+    cov_coeff: float = 0.0
 
 
 class BYOL(nn.Module):
@@ -104,10 +110,15 @@ class BYOL(nn.Module):
         # paper eq. (2) symmetrised: L(p_a, sg(z'_b)) + L(p_b, sg(z'_a)); byol_loss applies sg
         loss_ab, terms_ab = byol_loss(p_a, zt_b, return_terms=True)
         loss_ba, terms_ba = byol_loss(p_b, zt_a, return_terms=True)
-        terms = mean_terms(terms_ab, terms_ba)
+        loss, terms = loss_ab + loss_ba, mean_terms(terms_ab, terms_ba)
+        if self.cfg.std_coeff or self.cfg.cov_coeff:  # off by default: see BYOLConfig
+            regulariser, vc_terms = vicreg_loss(z_a, z_b, sim_coeff=0.0, std_coeff=self.cfg.std_coeff,
+                                                cov_coeff=self.cfg.cov_coeff, return_terms=True)
+            loss = loss + regulariser
+            terms.update(variance=vc_terms["variance"], covariance=vc_terms["covariance"])
         if self.tau_schedule is not None:
             terms["tau"] = torch.tensor(float(self.tau_schedule[step]))
-        return StepOutput(loss_ab + loss_ba, terms, z_a.detach())
+        return StepOutput(loss, terms, z_a.detach())
 
     @torch.no_grad()
     def after_optimizer_step(self, step: int) -> None:

@@ -24,11 +24,16 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from sslkit.losses import simsiam_loss
+from sslkit.losses import simsiam_loss, vicreg_loss
 from sslkit.methods.spec import MethodSpec, StepOutput, mean_terms
 from sslkit.models import mlp
 
 PREDICTORS = ("mlp", "none", "fixed_random")
+# Paper Table 2, the BatchNorm ablation (ImageNet linear top-1 after 100 epochs): BN in
+# (projector hidden, projector output, predictor hidden, predictor output) ->
+#   "none" 34.6 %, "hidden" 67.4 %, "default" 68.1 % (builder.py), "all" 35.2 % (unstable)
+BATCHNORM = {"none": (False, False, False, False), "hidden": (True, False, True, False),
+             "default": (True, True, True, False), "all": (True, True, True, True)}
 
 
 @dataclass
@@ -47,6 +52,13 @@ class SimSiamConfig:
     # main_simsiam.py --fix-pred-lr (default off; on in the README's recipe): the predictor
     # keeps the initial lr while the rest follows the cosine schedule
     fix_pred_lr: bool = False
+    # where the heads have BatchNorm, one of BATCHNORM (paper Table 2); "default" = builder.py
+    batchnorm: str = "default"
+    # VICReg's variance and covariance terms added on the projections z (Bardes et al. 2022,
+    # arXiv 2105.04906, which adds them to BYOL and SimSiam). 0, 0: SimSiam as published;
+    # chapter 10 uses 1.0 and 0.04 with batchnorm="none"
+    std_coeff: float = 0.0
+    cov_coeff: float = 0.0
 
 
 class SimSiam(nn.Module):
@@ -56,16 +68,22 @@ class SimSiam(nn.Module):
         super().__init__()
         if cfg.predictor not in PREDICTORS:
             raise ValueError(f"predictor must be one of {PREDICTORS}, got {cfg.predictor!r}")
+        if cfg.batchnorm not in BATCHNORM:
+            raise ValueError(f"batchnorm must be one of {', '.join(BATCHNORM)} (paper Table 2), "
+                             f"got {cfg.batchnorm!r}")
         self.cfg = cfg
         self.backbone = backbone
+        proj_hidden, proj_out, pred_hidden, pred_out = BATCHNORM[cfg.batchnorm]
         # builder.py: [Linear-BN-ReLU] x 2, Linear, BatchNorm1d(dim, affine=False)
         self.projector = mlp([backbone.out_dim, cfg.proj_hidden_dim, cfg.proj_hidden_dim,
-                              cfg.dim], norm="bn", last_norm="bn_noaffine")
+                              cfg.dim], norm="bn" if proj_hidden else "none",
+                             last_norm="bn_noaffine" if proj_out else None)
         if cfg.predictor == "none":
             self.predictor = nn.Identity()
         else:
             # builder.py: Linear(dim, pred_dim)-BN-ReLU, Linear(pred_dim, dim) with bias
-            self.predictor = mlp([cfg.dim, cfg.pred_dim, cfg.dim], norm="bn")
+            self.predictor = mlp([cfg.dim, cfg.pred_dim, cfg.dim], norm="bn" if pred_hidden else "none",
+                                 last_norm="bn" if pred_out else None)
             if cfg.predictor == "fixed_random":
                 self.predictor.requires_grad_(False)  # the optimiser skips frozen parameters
 
@@ -86,8 +104,13 @@ class SimSiam(nn.Module):
         sg = self.cfg.stop_gradient
         loss_12, terms_12 = simsiam_loss(p_1, z_2, stop_gradient=sg, return_terms=True)
         loss_21, terms_21 = simsiam_loss(p_2, z_1, stop_gradient=sg, return_terms=True)
-        loss = 0.5 * (loss_12 + loss_21)
-        return StepOutput(loss, mean_terms(terms_12, terms_21), z_1.detach())
+        loss, terms = 0.5 * (loss_12 + loss_21), mean_terms(terms_12, terms_21)
+        if self.cfg.std_coeff or self.cfg.cov_coeff:  # off by default: see SimSiamConfig
+            regulariser, vc_terms = vicreg_loss(z_1, z_2, sim_coeff=0.0, std_coeff=self.cfg.std_coeff,
+                                                cov_coeff=self.cfg.cov_coeff, return_terms=True)
+            loss = loss + regulariser
+            terms.update(variance=vc_terms["variance"], covariance=vc_terms["covariance"])
+        return StepOutput(loss, terms, z_1.detach())
 
     def after_optimizer_step(self, step: int) -> None:
         pass  # nothing besides the optimiser: no EMA, the two branches share the encoder

@@ -79,3 +79,22 @@ def assert_float32_loss_under_bf16(m: nn.Module, views: list[torch.Tensor]) -> N
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = m(views, 0)
     assert out.loss.dtype == torch.float32 and math.isfinite(float(out.loss.detach()))
+
+
+def assert_vc_regulariser(build, x) -> None:
+    """A method built with std_coeff=1, cov_coeff=0.04 adds exactly VICReg's variance and
+    covariance terms of its projections z to the loss of the same method without them, and
+    the gradient reaches the projector (BYOL and SimSiam, chapter 10)."""
+    from sslkit.losses import vicreg_loss
+
+    torch.manual_seed(0)
+    plain = build()
+    torch.manual_seed(0)
+    regularised = build(std_coeff=1.0, cov_coeff=0.04)
+    out_plain, out_vc = plain(x, 0), regularised(x, 0)
+    assert "variance" not in out_plain.terms and "variance" in out_vc.terms
+    z_a, z_b = (regularised.projector(regularised.backbone(v)) for v in x[:2])
+    expected = vicreg_loss(z_a, z_b, sim_coeff=0.0, std_coeff=1.0, cov_coeff=0.04)
+    torch.testing.assert_close(out_vc.loss - out_plain.loss, expected, rtol=1e-4, atol=1e-5)
+    out_vc.loss.backward()
+    assert all(p.grad is not None for p in regularised.projector.parameters() if p.requires_grad)

@@ -13,8 +13,8 @@ from sslkit.train.optim import build_optimizer
 from sslkit.train.schedules import ema_momentum
 
 from .helpers import (assert_ema_update, assert_float32_loss_under_bf16, assert_not_optimised,
-                      assert_sync_batchnorm_converts, assert_target_is_a_copy, random_views,
-                      small_model, smoke_run)
+                      assert_sync_batchnorm_converts, assert_target_is_a_copy,
+                      assert_vc_regulariser, random_views, small_model, smoke_run)
 
 views = random_views
 
@@ -159,3 +159,9 @@ def test_heads_without_batchnorm_collapse_with_batchnorm_not_at_10x_the_profile_
         std_sqrt_d[norm] = r.history[-1]["std_l2"] * math.sqrt(d)
     assert std_sqrt_d["bn"] > 0.5, std_sqrt_d
     assert std_sqrt_d["none"] < 0.1, std_sqrt_d
+
+
+def test_variance_covariance_terms_add_vicregs_regulariser_on_the_projections():
+    """std_coeff/cov_coeff add VICReg's v and c terms on z (chapter 10); at 0 the method is
+    the published one."""
+    assert_vc_regulariser(small_byol, views())

@@ -10,8 +10,8 @@ from torch import nn
 from sslkit.methods.simsiam import SimSiam, SimSiamConfig
 from sslkit.train.optim import build_optimizer
 
-from .helpers import (assert_float32_loss_under_bf16, assert_not_optimised, random_views,
-                      small_model, smoke_run)
+from .helpers import (assert_float32_loss_under_bf16, assert_not_optimised,
+                      assert_vc_regulariser, random_views, small_model, smoke_run)
 
 views = random_views
 
@@ -45,6 +45,22 @@ def test_heads_follow_the_official_builder():
     assert sum(isinstance(x, nn.Linear) for x in m.projector) == 3
     linears = [x for x in m.predictor if isinstance(x, nn.Linear)]
     assert [(x.in_features, x.out_features) for x in linears] == [(16, 8), (8, 16)]
+
+
+@pytest.mark.parametrize("batchnorm, expected", [
+    ("none", (0, 0, 0, 0)), ("hidden", (2, 0, 1, 0)), ("default", (2, 1, 1, 0)), ("all", (2, 1, 1, 1))])
+def test_batchnorm_cases_are_the_papers_table_2(batchnorm, expected):
+    """BN after the hidden layers / the output of the projector, then of the predictor."""
+    m = small_simsiam(batchnorm=batchnorm)
+    counts = []
+    for head in (m.projector, m.predictor):
+        norms = [i for i, x in enumerate(head) if isinstance(x, nn.BatchNorm1d)]
+        last = len(head) - 1
+        counts += [sum(i != last for i in norms), sum(i == last for i in norms)]
+    assert tuple(counts) == expected
+    assert math.isfinite(m(views(), 0).loss.item())
+    with pytest.raises(ValueError, match="Table 2"):
+        small_simsiam(batchnorm="some")
 
 
 def test_stop_gradient_halves_the_gradient_when_there_is_no_predictor():
@@ -123,3 +139,9 @@ def test_without_stop_gradient_simsiam_collapses(shapes16):
         metrics[stop_gradient] = dict(std=h["std_l2"] * math.sqrt(d), rank=h["rank"])
     assert metrics[True]["std"] > 0.8 and metrics[True]["rank"] > 10, metrics
     assert metrics[False]["std"] < 0.75 and metrics[False]["rank"] < 6, metrics
+
+
+def test_variance_covariance_terms_add_vicregs_regulariser_on_the_projections():
+    """std_coeff/cov_coeff add VICReg's v and c terms on z (chapter 10); at 0 the method is
+    the published one."""
+    assert_vc_regulariser(small_simsiam, views())
