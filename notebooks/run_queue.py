@@ -130,7 +130,11 @@ def run_chapter(chapter: str, source: str, timeout: int) -> bool:
     shutil.copy(SNAPSHOT / "notebooks" / f"{chapter}.ipynb", notebook)
     (src / f"{chapter}.py").write_text(source)
     git("rm", "-q", "--cached", "--", str(nxt.relative_to(ROOT)))
-    nxt.unlink()
+    if nxt.read_text() == source:
+        nxt.unlink()
+    else:  # edits made while it ran, not committed yet: they stay, as the next revision
+        log(f"{chapter}: kept the uncommitted edits in {nxt.relative_to(ROOT)} (commit them to "
+            f"queue it again)")
     state = load_state()
     state[chapter] = {"minutes": round(minutes, 1), "finished": time.strftime("%Y-%m-%d %H:%M"),
                       "commit": git("rev-parse", "--short", "HEAD").strip()}
