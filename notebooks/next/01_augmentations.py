@@ -763,7 +763,9 @@ course.verdict_summary(S)
 #   leave a colour shortcut: views are matched by their colour histogram, and the
 #   representation keeps the hue rather than the object.
 # - The views can be designed for the task: neighbouring slices of a scan, or several
-#   local crops beside two global ones (multi-crop).
+#   local crops beside two global ones (multi-crop). Whether a designed view teaches what it
+#   was designed for is an experiment, not a given: the scan verdicts above say whether
+#   neighbouring slices taught the slice thickness better than the ordinary recipe here.
 #
 # ## Exercises
 #
