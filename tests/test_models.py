@@ -11,10 +11,10 @@ from sslkit.models import (BACKBONES, ConvDecoder, DINOHead, WSConv2d, build_bac
                            vit_tiny)
 from sslkit.models.vit import attention_iou, attention_masks
 
-OUT_DIMS = {"smallcnn": 256, "resnet18": 512, "resnet50": 2048, "vit_tiny": 192}
+OUT_DIMS = {"smallcnn": 256, "resnet18": 512, "resnet50": 2048, "vit_tiny": 192, "vit_micro": 96}
 # (low, high) parameter counts; CIFAR ResNet-18 has 11,168,832 as in solo-learn
 PARAMS = {"smallcnn": (0.3e6, 0.5e6), "resnet18": (11.1e6, 11.2e6),
-          "resnet50": (23.4e6, 23.6e6), "vit_tiny": (5.3e6, 5.5e6)}
+          "resnet50": (23.4e6, 23.6e6), "vit_tiny": (5.3e6, 5.5e6), "vit_micro": (0.45e6, 0.47e6)}
 STAGES = {
     "smallcnn": [(32, 32), (64, 16), (128, 8), (256, 4)],
     "resnet18": [(64, 32), (128, 16), (256, 8), (512, 4)],
@@ -126,6 +126,15 @@ def test_vit_default_is_dino_vit_tiny():
     model = build_backbone("vit_tiny")
     assert len(model.blocks) == 12 and model.num_heads == 3 and model.out_dim == 192
     assert model.pos_embed.shape == (1, 65, 192)  # 8 x 8 patches of 4 px + [CLS]
+
+
+def test_vit_micro_preset_and_overrides():
+    model = build_backbone("vit_micro")
+    assert len(model.blocks) == 4 and model.num_heads == 3 and model.out_dim == 96
+    assert model.attention_maps(torch.randn(2, 3, 32, 32)).shape == (2, 3, 8, 8)
+    wider = build_backbone("vit_micro", dim=192, depth=2)  # keywords override the preset
+    assert len(wider.blocks) == 2 and wider.out_dim == 192 and wider.num_heads == 3
+    assert build_backbone("vit_tiny", dim=96, num_heads=4).num_heads == 4
 
 
 def test_vit_pos_embedding_interpolation():

@@ -14,9 +14,9 @@ from .heads import DINOHead, mlp
 from .norm import NORMS, WSConv2d, check_norm, shuffled_dbn
 from .resnet import ResNet, resnet18, resnet50
 from .small_cnn import SmallCNN
-from .vit import VisionTransformer, vit_tiny
+from .vit import VisionTransformer, vit_micro, vit_tiny
 
-BACKBONES = ("smallcnn", "resnet18", "resnet50", "vit_tiny")
+BACKBONES = ("smallcnn", "resnet18", "resnet50", "vit_tiny", "vit_micro")
 
 
 def build_backbone(name: str, *, norm: str = "bn", image_size: int = 32, **kwargs) -> nn.Module:
@@ -34,12 +34,13 @@ def build_backbone(name: str, *, norm: str = "bn", image_size: int = 32, **kwarg
     if name in ("resnet18", "resnet50"):
         kwargs.setdefault("cifar_stem", image_size <= 64)
         return ResNet(int(name[len("resnet"):]), norm=norm, **kwargs)
-    if name == "vit_tiny":
-        return vit_tiny(image_size=image_size, **kwargs)
+    if name in ("vit_tiny", "vit_micro"):
+        return (vit_tiny if name == "vit_tiny" else vit_micro)(image_size=image_size, **kwargs)
     raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
 
 
 __all__ = [
     "BACKBONES", "NORMS", "ConvDecoder", "DINOHead", "ResNet", "SmallCNN", "VisionTransformer",
-    "WSConv2d", "build_backbone", "mlp", "resnet18", "resnet50", "shuffled_dbn", "vit_tiny",
+    "WSConv2d", "build_backbone", "mlp", "resnet18", "resnet50", "shuffled_dbn", "vit_micro",
+    "vit_tiny",
 ]

@@ -143,6 +143,14 @@ def vit_tiny(*, image_size: int = 32, patch_size: int = 4, **kwargs) -> VisionTr
                                 "num_heads": 3, **kwargs})
 
 
+def vit_micro(*, image_size: int = 32, patch_size: int = 4, **kwargs) -> VisionTransformer:
+    """The course's CPU-sized ViT (not in DINO's code): dim 96, depth 4, 3 heads, 4 px patches;
+    0.46 M parameters (ViT-Tiny: 5.4 M), a tenth of its cost per image. Chapter 7 trains it with DINO
+    on the shapes in minutes (benchmarks/README.md, "DINO ViT attention on the shapes")."""
+    return VisionTransformer(**{"image_size": image_size, "patch_size": patch_size, "dim": 96,
+                                "depth": 4, "num_heads": 3, **kwargs})
+
+
 def attention_masks(maps: torch.Tensor, patch_size: int, fraction: float = 0.6) -> torch.Tensor:
     """Per map, the patches that hold the top `fraction` of its attention mass, as pixels:
     (N, heads, h, w) maps of a ViT with `patch_size` px patches -> (N, heads, h*p, w*p) bool.
