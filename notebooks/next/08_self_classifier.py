@@ -62,6 +62,7 @@ for i, (ax, v) in enumerate(zip(axes[1:], views)):
     kind = "global" if i < 2 else "local"
     course.show_images(v, ax=ax, title=f"{kind} crop {i + 1} ({v.shape[-1]} px)", mean=mean,
                        std=std)
+plt.tight_layout()
 
 # %% [markdown]
 # ## The chapter's runs
@@ -84,7 +85,6 @@ variants = {  # label: (result key, method_args)
 RUNS = {key: S.config("selfclassifier", method_args=args, **RUN_SIZE)
         for key, args in variants.values()}
 experiments.plan(RUNS, train_data=train_data, test_data=test_data, need_model=True)
-plt.tight_layout()
 
 # %% [markdown]
 # ## The idea
