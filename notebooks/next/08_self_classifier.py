@@ -189,6 +189,12 @@ Markdown("\n".join(rows))
 course.show_source(SelfClassifier.forward)
 
 # %% [markdown]
+# `forward` calls `_loss` once per classifier head; the switch lives there:
+
+# %%
+course.show_source(SelfClassifier._loss)
+
+# %% [markdown]
 # and the clusters are read off the trained classifier as the argmax:
 
 # %%
