@@ -60,6 +60,40 @@ course.show_views(x, {"view 1 (online input)": view_1,
                    "view 2 (solarised with p = 0.2)": view_2}, mean=mean, std=std)
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: BYOL, four variants of how its
+# target follows the online network or of its predictor (experiment 1), three of its
+# normalisation layers (experiment 2), and half the batch for twice the steps (experiment
+# 3). Each is a chapter's long run. The book's results are stored and reused; the plan says
+# which will train here instead, and for how long on this device.
+
+# %%
+base = S.config("byol", "long").resolved(get_method("byol").train_defaults)
+tau_base, factor = base.method_args["tau_base"], 2
+small = base.batch_size // factor
+no_bn = dict(projector_norm="none", predictor_norm="none")
+gn_heads = dict(projector_norm="gn", predictor_norm="gn")
+variants = {  # result key: (method_args, other TrainConfig fields)
+    "05-byol-tau-0": (dict(tau_schedule="constant", tau_base=0.0), {}),
+    "05-byol-tau-const": (dict(tau_schedule="constant", tau_base=tau_base), {}),
+    "05-byol-cosine": ({}, {}),  # BYOL itself
+    "05-byol-tau-1": (dict(tau_schedule="constant", tau_base=1.0), {}),
+    "05-byol-no-predictor": (dict(predictor=False), {}),
+    "05-byol-heads-no-bn": (no_bn, dict(norm="bn")),
+    "05-byol-no-bn": (no_bn, dict(norm="none")),
+    "05-byol-gn-ws": (gn_heads, dict(norm="gn_ws")),
+    "05-byol-batch-small": ({}, dict(batch_size=small, steps=factor * base.steps,
+                                     log_every=factor * base.log_every)),
+}
+if S.profile == "smoke":  # CI runs one variant per experiment, to stay fast
+    variants = {k: variants[k] for k in ("05-byol-cosine", "05-byol-gn-ws",
+                                         "05-byol-batch-small")}
+RUNS = {key: S.config("byol", "long", method_args=args, **fields)
+        for key, (args, fields) in variants.items()}
+experiments.plan(RUNS, train_data=train_data, test_data=test_data)
+
+# %% [markdown]
 # ## The idea
 #
 # The **online** network has weights $\theta$: an encoder $f_\theta$ (the backbone), a
@@ -108,8 +142,8 @@ from sslkit.losses import byol_loss
 course.show_source(byol_loss)
 
 # %% [markdown]
-# The training step: predictor on the online side, the target under `torch.no_grad()` (its
-# outputs are constants for the loss, the stop-gradient $\operatorname{sg}(z'_\xi)$):
+# The training step: predictor on the online side only; `byol_loss` makes the target's
+# outputs constants, the stop-gradient $\operatorname{sg}(z'_\xi)$:
 
 # %%
 course.show_source(BYOL.forward)
@@ -126,8 +160,7 @@ course.show_source(BYOL.after_optimizer_step)
 # compare it to:
 
 # %%
-base = S.config("byol", "long").resolved(get_method("byol").train_defaults)
-steps, tau_base = base.steps, base.method_args["tau_base"]
+steps = base.steps  # base and tau_base: the runs' cell above
 schedules = {f"cosine, $\\tau_{{base}}$ = {tau_base}": ema_momentum(tau_base, steps),
              f"constant {tau_base}": constant(tau_base, steps),
              "constant 0": constant(0.0, steps), "constant 1": constant(1.0, steps)}
@@ -181,23 +214,23 @@ print(f"kNN top-1 of the untrained backbone: {knn_random:.3f}")
 
 # %%
 BYOL_LABEL = f"cosine {tau_base} -> 1 (BYOL)"
-ema_variants = {  # label: (result key, method_args)
-    "tau = 0 (target = online)": ("05-byol-tau-0", dict(tau_schedule="constant", tau_base=0.0)),
-    f"tau = {tau_base}": ("05-byol-tau-const", dict(tau_schedule="constant", tau_base=tau_base)),
-    BYOL_LABEL: ("05-byol-cosine", {}),
-    "tau = 1 (frozen target)": ("05-byol-tau-1", dict(tau_schedule="constant", tau_base=1.0)),
-    "no predictor": ("05-byol-no-predictor", dict(predictor=False)),
+ema_variants = {  # label: result key (RUNS holds its config; CI runs BYOL's own only)
+    "tau = 0 (target = online)": "05-byol-tau-0",
+    f"tau = {tau_base}": "05-byol-tau-const",
+    BYOL_LABEL: "05-byol-cosine",
+    "tau = 1 (frozen target)": "05-byol-tau-1",
+    "no predictor": "05-byol-no-predictor",
 }
-if S.profile == "smoke":  # CI runs one variant per experiment, to stay fast
-    ema_variants = {BYOL_LABEL: ema_variants[BYOL_LABEL]}
 
 
 def byol_run(key, method_args=None, **train_args):
-    config = S.config("byol", "long", method_args=method_args or {}, **train_args)
+    """The declared run `key`; a key not in RUNS (an exercise) with the settings given."""
+    config = RUNS.get(key) or S.config("byol", "long", method_args=method_args or {},
+                                       **train_args)
     return experiments.run(key, config, train_data=train_data, test_data=test_data)
 
 
-ema_runs = {label: byol_run(key, args) for label, (key, args) in ema_variants.items()}
+ema_runs = {label: byol_run(key) for label, key in ema_variants.items() if key in RUNS}
 for run in ema_runs.values():
     print(run.caption())
 
@@ -246,18 +279,13 @@ table(ema_runs)
 # | GN + WS | GroupNorm + weight standardisation | GroupNorm |
 
 # %%
-no_bn = dict(projector_norm="none", predictor_norm="none")
-gn_heads = dict(projector_norm="gn", predictor_norm="gn")
-norm_variants = {  # label: (result key, heads' method_args, backbone norm)
-    "no BN in the heads": ("05-byol-heads-no-bn", no_bn, "bn"),
-    "no BN anywhere": ("05-byol-no-bn", no_bn, "none"),
-    "GN + WS": ("05-byol-gn-ws", gn_heads, "gn_ws"),
+norm_variants = {  # label: result key (CI: the batch-independent variant only)
+    "no BN in the heads": "05-byol-heads-no-bn",
+    "no BN anywhere": "05-byol-no-bn",
+    "GN + WS": "05-byol-gn-ws",
 }
-if S.profile == "smoke":  # CI: the batch-independent variant only, to stay fast
-    norm_variants = {"GN + WS": norm_variants["GN + WS"]}
 norm_runs = {"BYOL": ema_runs[BYOL_LABEL]}
-norm_runs.update({label: byol_run(key, args, norm=norm)
-                  for label, (key, args, norm) in norm_variants.items()})
+norm_runs.update({label: byol_run(key) for label, key in norm_variants.items() if key in RUNS})
 for label, run in norm_runs.items():
     if label != "BYOL":
         print(run.caption())
@@ -284,12 +312,8 @@ table(norm_runs)
 # plot below puts them on that axis.
 
 # %%
-factor = 2
-small = base.batch_size // factor
 batch_runs = {f"batch {base.batch_size}": ema_runs[BYOL_LABEL],
-              f"batch {small}": byol_run("05-byol-batch-small",
-                                         batch_size=small, steps=factor * base.steps,
-                                         log_every=factor * base.log_every)}
+              f"batch {small}": byol_run("05-byol-batch-small")}  # factor, small: RUNS' cell
 print(batch_runs[f"batch {small}"].caption())
 fig, ax = plt.subplots(figsize=(6, 3.2))
 for label, run in batch_runs.items():
@@ -442,9 +466,9 @@ course.verdict_summary(S)
 # ```{exercise}
 # :label: ex-byol-loss
 # Write `my_byol_loss(p, z)`: the mean over the batch of the squared distance between the
-# $\ell_2$-normalised prediction and target. Then write the EMA update
-# `ema_(target, online, tau)` for two modules with the same parameters. Running the cell
-# below checks both, with `sslkit.checkers.check_byol_loss` and
+# $\ell_2$-normalised prediction and target, with the stop-gradient on `z`. Then write the
+# EMA update `ema_(target, online, tau)` for two modules with the same parameters. Running
+# the cell below checks both, with `sslkit.checkers.check_byol_loss` and
 # `sslkit.checkers.check_ema_update`.
 # ```
 
@@ -454,7 +478,7 @@ from sslkit import checkers
 
 
 def my_byol_loss(p, z):
-    """Mean over the batch of || p/||p|| - z/||z|| ||^2; p, z: (N, D)."""
+    """Mean over the batch of || p/||p|| - sg(z)/||sg(z)|| ||^2; p, z: (N, D)."""
     raise NotImplementedError("your code here")
 
 
@@ -470,6 +494,7 @@ checkers.check_ema_update(ema_)
 # %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
 #@title Solution (hidden; show the code to read it)
 def my_byol_loss(p, z):
+    z = z.detach()  # sg(z), where the paper writes it: no caller can forget it
     p, z = F.normalize(p, dim=1), F.normalize(z, dim=1)
     return (p - z).pow(2).sum(dim=1).mean()  # = mean of 2 - 2 cos(p, z)
 
@@ -480,9 +505,8 @@ def ema_(target, online, tau):
         xi.mul_(tau).add_(theta, alpha=1 - tau)
 
 
-# Do not detach `z` inside the loss: the checker expects a gradient on both inputs, like
-# sslkit's `byol_loss`. In BYOL the target receives no gradient because it comes from the
-# target network under `torch.no_grad()`, which is the method's business, not the loss's.
+# Without `detach`, the values match but the checker reports a gradient reaching `z`, as
+# SimSiam's checker does in the next chapter: sslkit's losses apply sg(.) themselves.
 assert checkers.check_byol_loss(my_byol_loss)
 assert checkers.check_ema_update(ema_)
 
