@@ -328,7 +328,7 @@ class Plan:
 
     def _repr_markdown_(self) -> str:
         """Shown by Jupyter when a cell ends with the plan: the summary over a table."""
-        rows = ["| run | method | steps | batch | differs from the method's first run | "
+        rows = ["| run | method | steps | batch | differs from most runs of its method | "
                 "status |", "|---|---|---:|---:|---|---|"]
         rows += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |"
                  for row in self.rows()]
