@@ -402,91 +402,99 @@ course.verdict("more local crops help more: 0 < 2 < 6 (kNN, each step beyond the
 # measuring the Jaccard similarity (IoU) with ground-truth segmentations.
 #
 # For this experiment we switch to the embedded shapes data set, because it gives us the
-# ground truth for free: the object is drawn where the foreground colour is. The data set
-# can render the *same* images with a fixed colour on a flat, darker background
-# (`colour="fixed"`, `backgrounds=["flat"]`: same shapes, positions, sizes and rotations),
-# and there the object is simply the bright pixels.
+# ground truth for free: `data.object_masks` re-renders each image's object from the
+# generator's own factors (class, position, size, rotation), so the mask matches the image
+# exactly. We measure on held-out images (the test split), never seen in training.
 #
-# A ViT on a CPU is slow: ViT-Tiny (12 blocks, 8×8 patches of 4 px) costs two orders of
-# magnitude more per image than the SmallCNN. **At the cpu profile this run is therefore
-# much shorter than the others**: 60 steps at batch 64 on the two global crops only (local
-# crops would nearly double the cost of a step), instead of the chapter's 300 steps at batch
-# 128, and its kNN uses 2,000 training and 500 test images; its training time is printed
-# below the run. That is far from the paper's hundreds of epochs, so we compare the
-# trained network with the *same network at its random initialisation*: the question is whether DINO training moved the attention
-# onto the object. (The gpu profile trains the ViT with the method's full gpu recipe.)
+# **The run.** A ViT on a CPU is slow, so at the cpu profile we train the course's small
+# ViT, `vit_micro` (4 blocks of width 96, 3 heads, 8×8 patches of 4 px; a tenth of
+# ViT-Tiny's cost per image), for 250 steps at batch 64 on the two global crops only (local
+# crops would add work to every step). Two settings differ from the chapter's DINO runs, and
+# both were found by measurement (the tries are tabled in `benchmarks/README.md`, "DINO ViT
+# attention on the shapes"):
+#
+# - **Batch normalisation in the head** (the official `--use_bn_in_head`, the paper's
+#   choice for ResNets). Without it, every short run we tried, ViT-Tiny included, let the
+#   teacher drift to the uniform output (entropy near $\log K$), with the kNN at chance.
+# - **The object keeps its colour in both views** (the shapes recipe's `recolour=0`; the
+#   background is still new in every view). With a new colour per view, the silhouette is
+#   all the two views share, and our short runs coded it from the *outside*: the [CLS]
+#   token attended to every background patch and to none of the object (an IoU far below
+#   a uniform map's). With the colour kept, what the views share sits on the
+#   object, and the attention goes there. It is chapter 1's "content and style" seen
+#   through attention: what the augmentations leave unchanged is what the network looks at.
+#
+# That is far from the paper's hundreds of epochs on photographs, so we compare the trained
+# network with the *same network at its random initialisation*. (The gpu profile trains
+# ViT-Tiny with the method's gpu recipe, local crops included, and the same two settings;
+# not measured here.)
 
 # %%
+from sslkit.models.vit import attention_iou, attention_masks
+
+KEEP_COLOUR = {"recolour": 0.0}  # the object keeps its colour in both views
+GLOBAL_ONLY = {"n_local": 0, "use_bn_in_head": True}  # official --use_bn_in_head
 VIT = {
-    "smoke": dict(steps=1, batch_size=8, eval_train_size=64, eval_test_size=32, log_every=1,
-                  method_args={"n_local": 0}),
-    "cpu": dict(steps=60, batch_size=64, warmup_steps=10, eval_train_size=2000,
-                eval_test_size=500, log_every=5, method_args={"n_local": 0}),
-    "gpu": dict(),  # the method's gpu recipe: ViT-Tiny, 6 local crops, 20,000 steps
+    "smoke": dict(backbone="vit_micro", steps=2, batch_size=8, eval_train_size=64,
+                  eval_test_size=32, log_every=1, recipe_args=KEEP_COLOUR,
+                  method_args=GLOBAL_ONLY),
+    "cpu": dict(backbone="vit_micro", steps=250, batch_size=64, warmup_steps=10,
+                recipe_args=KEEP_COLOUR, method_args=GLOBAL_ONLY),
+    # the method's gpu recipe otherwise (6 local crops, AdamW 5e-4, ...)
+    "gpu": dict(backbone="vit_tiny", recipe_args=KEEP_COLOUR,
+                method_args={"use_bn_in_head": True}),
 }[S.profile]
 shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
-vit_run = experiments.run("07-dino-vit", S.config("dino", backbone="vit_tiny", **VIT),
-                          train_data=shapes_train, test_data=shapes_test, need_model=True)
-print(vit_run.caption(), f"kNN {vit_run.metrics['knn_top1']:.3f}")
+vit_cfg = S.config("dino", **VIT)
+vit_run = experiments.run("07-dino-vit-shapes", vit_cfg, train_data=shapes_train,
+                          test_data=shapes_test, need_model=True)
+vit_knn_init = course.random_init_knn(vit_cfg, shapes_train, shapes_test)
+print(vit_run.caption())
+print(f"kNN {vit_run.metrics['knn_top1']:.3f} (untrained {vit_knn_init:.3f})")
 vit = vit_run.method.backbone.eval()
 torch.manual_seed(vit_run.config["seed"])  # the loop seeds this way before building it
-vit_init = models.build_backbone("vit_tiny", image_size=shapes_train.image_size).eval()
+vit_init = models.build_backbone(vit_run.config["backbone"], image_size=shapes_train.image_size,
+                                 **vit_run.config["backbone_args"]).eval()
 
 # %% [markdown]
 # `attention_maps` returns, for each head, the last block's attention from the [CLS] token
-# to the 64 patch tokens, as an 8×8 image; its source is a few lines on top of
-# `get_last_selfattention`:
+# to the 64 patch tokens, as an 8×8 image; `attention_masks` keeps, per map, the patches
+# holding 60 % of its mass, as the official `visualize_attention.py` does; `attention_iou`
+# compares them with the object masks:
 
 # %%
 course.show_source(models.VisionTransformer.attention_maps)
+course.show_source(attention_masks)
+course.show_source(attention_iou)
 
 # %%
-N_ATTN = 32 if S.profile == "smoke" else 256  # test images for the IoU
+N_ATTN = 32 if S.profile == "smoke" else 512  # held-out (test) images for the IoU
 x_test = shapes_test.images[:N_ATTN]
-shapes_mean, shapes_std = shapes_train.mean_std()
-twin = data.load("shapes", split="test", colour="fixed", backgrounds=["flat"])
-# fixed foreground colour has HSV value 1 (a channel at 255); flat backgrounds stay below 0.42
-object_mask = twin.images[:N_ATTN].float().amax(dim=1) > 0.7 * 255  # N x H x W
-with torch.no_grad():
-    x = augment.normalize(x_test, shapes_mean, shapes_std)
-    attn = vit.attention_maps(x)  # N x heads x 8 x 8
-    attn_init = vit_init.attention_maps(x)
-
-
-def keep_mass(maps, fraction=0.6):
-    """Per map, the patches holding the top `fraction` of the attention mass (official
-    visualize_attention.py, --threshold 0.6), upsampled to pixels: N x heads x H x W bool."""
-    flat = maps.flatten(-2)
-    values, order = flat.sort(dim=-1)
-    values = values / values.sum(dim=-1, keepdim=True)
-    keep_sorted = values.cumsum(dim=-1) > 1 - fraction
-    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted).reshape(maps.shape)
-    scale = x_test.shape[-1] // maps.shape[-1]
-    return F.interpolate(keep.float(), scale_factor=scale, mode="nearest") > 0.5
-
-
-def iou(masks, target):
-    """IoU (Jaccard) per image and head of N x heads x H x W masks with an N x H x W target."""
-    target = target[:, None]
-    inter = (masks & target).flatten(-2).sum(-1).float()
-    union = (masks | target).flatten(-2).sum(-1).float()
-    return inter / union
-
-
-iou_trained = iou(keep_mass(attn), object_mask).mean(dim=0)  # per head
-iou_init = iou(keep_mass(attn_init), object_mask).mean(dim=0)
-best = int(iou_trained.argmax())
+object_mask = data.object_masks(shapes_test.subset(torch.arange(N_ATTN))) > 0.5  # N x H x W
+x = augment.normalize(x_test, *shapes_train.mean_std())
+iou_trained = attention_iou(vit, x, object_mask).mean(dim=0)  # per head
+iou_init = attention_iou(vit_init, x, object_mask).mean(dim=0)
+best, best_init = int(iou_trained.argmax()), int(iou_init.argmax())
 print("IoU per head, trained:", [round(v, 3) for v in iou_trained.tolist()])
 print("IoU per head, at init:", [round(v, 3) for v in iou_init.tolist()])
+# two reference maps that need no network: uniform, and each patch's share of the object
+coverage = F.avg_pool2d(object_mask[:, None].float(), vit.patch_size)  # N x 1 x 8 x 8
+for name, maps in [("a uniform map", torch.ones_like(coverage)),
+                   ("a map of each patch's share of the object", coverage)]:
+    keep = attention_masks(maps, vit.patch_size)[:, 0]
+    ref = ((keep & object_mask).flatten(1).sum(1) / (keep | object_mask).flatten(1).sum(1))
+    print(f"IoU of {name}: {ref.mean():.3f}")
 print(f"object covers {object_mask.float().mean():.1%} of the pixels on average")
 
 # %%
 show = 8
+with torch.no_grad():
+    attn, attn_init = vit.attention_maps(x[:show]), vit_init.attention_maps(x[:show])
 up = lambda m: F.interpolate(m, size=x_test.shape[-2:], mode="nearest")  # noqa: E731
 panels = [("image", None), ("object mask", object_mask[:show].float()),
-        (f"[CLS] attention, head {best} (trained)", up(attn[:show, best:best + 1])[:, 0]),
-        ("60 % of its mass", keep_mass(attn[:show])[:, best].float()),
-          (f"head {best} at initialisation", up(attn_init[:show, best:best + 1])[:, 0])]
+          (f"[CLS] attention, head {best} (trained)", up(attn[:, best:best + 1])[:, 0]),
+          ("60 % of its mass", attention_masks(attn, vit.patch_size)[:, best].float()),
+          (f"head {best_init} at initialisation", up(attn_init[:, best_init:best_init + 1])[:, 0])]
 fig, axes = plt.subplots(len(panels), show, figsize=(9, 5.2))
 for r, (title, maps) in enumerate(panels):
     for i in range(show):
@@ -501,19 +509,31 @@ for r, (title, maps) in enumerate(panels):
 plt.tight_layout()
 
 # %%
+iou_best, iou_best_init = float(iou_trained.max()), float(iou_init.max())
+evidence = (f"IoU {iou_best:.3f} (trained, head {best}) vs {iou_best_init:.3f} (init, best "
+            f"head), mean over heads {float(iou_trained.mean()):.3f} vs "
+            f"{float(iou_init.mean()):.3f}; {N_ATTN} held-out images")
 course.verdict("DINO moves the [CLS] attention onto the object (best head, IoU vs init)",
-               float(iou_trained.max()) > float(iou_init.max()) + 0.05,
-               f"IoU {float(iou_trained.max()):.3f} (trained, head {best}) vs "
-               f"{float(iou_init.max()):.3f} (init, best head), mean over heads "
-               f"{float(iou_trained.mean()):.3f} vs {float(iou_init.mean()):.3f}")
+               iou_best > iou_best_init + 0.05, evidence)
+course.verdict("The [CLS] attention's IoU with the object is >= 0.5 and >= 2x its value at "
+               "initialisation (issue 12's target)",
+               iou_best >= 0.5 and iou_best >= 2 * iou_best_init, evidence)
 
 # %% [markdown]
-# Two cautions when reading the maps. First, our object is brighter than its background,
-# so even an untrained ViT's attention is not independent of it; that is why the comparison
-# is with the same network at initialisation rather than with zero. Second, 8×8 patches of
-# 4 px are coarse: even a perfect patch-level map has an IoU well below 1 against a
-# pixel-level mask. If the verdict is NOT REPRODUCED at the cpu profile, the short run is the
-# likely reason; the effect in the paper builds up over hundreds of epochs.
+# How to read the maps and the numbers:
+#
+# - **The ceiling is not 1.** A map that keeps 60 % of its mass keeps only part of an
+#   object it covers evenly, and 8×8 patches of 4 px are coarse against a pixel mask: the
+#   two reference maps printed above (uniform, and proportional to each patch's share of
+#   the object, a perfect patch-level map) bracket what a head can score.
+# - **Longer is not better here.** In the tries (`benchmarks/README.md`), a longer run's
+#   IoU peaked and then fell while the teacher's entropy dropped: the heads then focus on a
+#   part of the object, and 60 % of their mass covers less of it.
+# - **What the network reads is another question.** The kNN by shape printed under the run
+#   stays far below what VICReg reaches on the same shapes in chapter 1: with its colour
+#   kept in both views, the object's colour is an easier cue than its shape. The attention says *where* the network looks, not *what* it reads;
+#   with a new colour per view (the shape as the only content) our short DINO ViT runs
+#   looked around the object instead (`benchmarks/README.md`).
 
 # %% [markdown]
 # ## Which claims reproduced
