@@ -555,8 +555,8 @@ course.verdict_summary(S)
 #   dimension, sharpening alone). Together they balance.
 # - Local crops teach the student to infer the whole from a part, at little cost.
 # - The paper: with a ViT, the [CLS] attention of the last layer outlines the object,
-#   without labels. Whether our far shorter ViT run moved the attention onto the object is
-#   the last verdict above.
+#   without labels. Whether our far shorter ViT run moved the attention onto the object,
+#   and how far, are the two ViT verdicts above.
 #
 # ## Exercises
 #
