@@ -55,6 +55,27 @@ course.show_views(x, {"view 1": view_1,
                    "view 2": view_2}, mean=mean, std=std)
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: VICReg, then three variants that
+# each change one switch (the experiment below says why). The book's results are stored
+# and reused; the plan says which will train here instead, and for how long on this device.
+
+# %%
+spec = get_method("vicreg")
+base = S.config("vicreg", "long").resolved(spec.train_defaults)
+variants = {  # label: (result key, method_args)
+    "VICReg": ("10-vicreg-0", {}),
+    "no variance term": ("10-vicreg-1", {"std_coeff": 0.0}),
+    "no covariance term": ("10-vicreg-2", {"cov_coeff": 0.0}),
+    "separate branches (small CNN for view 2)": ("10-vicreg-3", {
+        "backbone_b": "smallcnn",
+        "backbone_b_args": {"norm": base.norm, "widths": [16, 32, 64, 128]}}),
+}
+RUNS = {key: S.config("vicreg", "long", method_args=args) for key, args in variants.values()}
+experiments.plan(RUNS, train_data=train_data, test_data=test_data)
+
+# %% [markdown]
 # ## The idea
 #
 # Each view goes through an encoder (the backbone, giving the representation $y$) and an
@@ -135,22 +156,8 @@ course.show_source(VICReg.forward)
 #   backbone.
 
 # %%
-spec = get_method("vicreg")
-base = S.config("vicreg", "long").resolved(spec.train_defaults)
-variants = {
-    "VICReg": {},
-    "no variance term": {"std_coeff": 0.0},
-    "no covariance term": {"cov_coeff": 0.0},
-    "separate branches (small CNN for view 2)": {
-        "backbone_b": "smallcnn",
-        "backbone_b_args": {"norm": base.norm, "widths": [16, 32, 64, 128]}},
-}
-runs = {
-    label: experiments.run(f"10-vicreg-{i}",
-                           S.config("vicreg", "long", method_args=args),
-                           train_data=train_data, test_data=test_data)
-    for i, (label, args) in enumerate(variants.items())
-}
+runs = {label: experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data)
+        for label, (key, _) in variants.items()}
 for run in runs.values():
     print(run.caption())
 
