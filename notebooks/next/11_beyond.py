@@ -66,6 +66,27 @@ course.show_views(x, {"view 1 (W-MSE)": view_1,
                    "view 2 (W-MSE)": view_2}, mean=mean, std=std)
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: W-MSE, TWIST and CorInfoMax next
+# to chapters 9 and 10's Barlow Twins and VICReg, then OBoW next to chapter 7's DINO (the
+# runs of other chapters under their own keys and configurations, so their stored results
+# are reused). The plan says which will train here instead, and for how long on this device.
+
+# %%
+keys = {"barlowtwins": "09-barlowtwins-0", "vicreg": "10-vicreg-0", "wmse": "11-wmse",
+        "twist": "11-twist", "corinfomax": "11-corinfomax"}
+names = {"barlowtwins": "Barlow Twins", "vicreg": "VICReg", "wmse": "W-MSE",
+         "twist": "TWIST", "corinfomax": "CorInfoMax"}
+if S.profile == "smoke":  # keeps the test quick: VICReg alone stands for chapters 9-10
+    del keys["barlowtwins"]
+RUNS = {key: S.config(m, "long") for m, key in keys.items()}
+RUNS["11-obow"] = S.config("obow", "long")
+if S.profile != "smoke":  # CI runs OBoW alone
+    RUNS["07-dino-collapse-0"] = S.config("dino", "long", method_args={"n_local": 2})
+experiments.plan(RUNS, train_data=train_data, test_data=test_data)
+
+# %% [markdown]
 # ## W-MSE: whiten, then pull together
 #
 # Whitening maps a batch $Z \in \mathbb{R}^{N \times D}$ to $W = (Z - \bar Z)\, A$ such that
@@ -245,14 +266,7 @@ course.show_source(corinfomax_loss)
 # the $\ell_2$-normalised $z$ relative to its isotropic value $1/\sqrt{D}$.
 
 # %%
-keys = {"barlowtwins": "09-barlowtwins-0", "vicreg": "10-vicreg-0", "wmse": "11-wmse",
-        "twist": "11-twist", "corinfomax": "11-corinfomax"}
-names = {"barlowtwins": "Barlow Twins", "vicreg": "VICReg", "wmse": "W-MSE",
-         "twist": "TWIST", "corinfomax": "CorInfoMax"}
-if S.profile == "smoke":  # keeps the test quick: VICReg alone stands for chapters 9-10
-    del keys["barlowtwins"]
-runs = {names[m]: experiments.run(key, S.config(m, "long"),
-                                  train_data=train_data, test_data=test_data)
+runs = {names[m]: experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data)
         for m, key in keys.items()}
 for run in runs.values():
     print(run.caption())
@@ -342,11 +356,11 @@ course.show_source(OBoW.forward)
 # words. (At the smoke profile, CI runs OBoW alone.)
 
 # %%
-bow_runs = {"OBoW": experiments.run("11-obow", S.config("obow", "long"),
+bow_runs = {"OBoW": experiments.run("11-obow", RUNS["11-obow"],
                                     train_data=train_data, test_data=test_data)}
-if S.profile != "smoke":
+if "07-dino-collapse-0" in RUNS:
     bow_runs["DINO (chapter 7)"] = experiments.run(
-        "07-dino-collapse-0", S.config("dino", "long", method_args={"n_local": 2}),
+        "07-dino-collapse-0", RUNS["07-dino-collapse-0"],
         train_data=train_data, test_data=test_data)
 for run in bow_runs.values():
     print(run.caption())
