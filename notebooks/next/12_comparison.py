@@ -59,6 +59,21 @@ for seed, (ax, name) in enumerate(zip(axes[1:], ("simclr", "byol", "dino"))):
 plt.tight_layout()
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# One long run of every method, declared before any trains (three methods at the `smoke`
+# profile, to keep the test quick). Most are another chapter's run under a new key, with
+# the same configuration, so the stored result is reused (the plan names it). Every run's
+# network is needed here (the linear probe below), so a stored run whose weights are not on
+# this machine (a fresh clone) trains again. The plan says which will train, and for how
+# long on this device.
+
+# %%
+methods = ["byol", "simsiam", "barlowtwins"] if S.profile == "smoke" else list(METHODS)
+RUNS = {f"12-{name}": S.config(name, "long") for name in methods}
+experiments.plan(RUNS, train_data=train_data, test_data=test_data, need_model=True)
+
+# %% [markdown]
 # ## What "the same budget" means here
 #
 # Every run below uses the profile's backbone, data, batch size, number of steps,
@@ -93,13 +108,9 @@ plt.tight_layout()
 # At the `smoke` profile only three methods run, to keep the test quick.
 
 # %%
-methods = ["byol", "simsiam", "barlowtwins"] if S.profile == "smoke" else list(METHODS)
-print("methods:", ", ".join(methods))
-
-# %%
 rows, runs_used = {}, {}
 for name in methods:
-    cfg = S.config(name, "long")
+    cfg = RUNS[f"12-{name}"]
     if S.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     run = experiments.run(f"12-{name}", cfg, train_data=train_data, test_data=test_data,
