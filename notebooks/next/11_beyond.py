@@ -349,6 +349,12 @@ course.show_source(bow_target)
 course.show_source(OBoW.forward)
 
 # %% [markdown]
+# The teacher's bag-of-words target, which `forward` asks for, is built here:
+
+# %%
+course.show_source(OBoW._targets)
+
+# %% [markdown]
 # One long run of OBoW next to chapter 7's healthy DINO run (the same data, backbone,
 # optimiser, batch, number of steps and views size; the same key and config, so the stored
 # run is reused). OBoW's own monitor is the *perplexity* of the BoW targets over the batch:
