@@ -297,20 +297,27 @@ class Plan:
                 f"{evaluations} kNN evaluation{'s' * (evaluations != 1)}, about "
                 f"{_duration(self.seconds)} on this device, {self.device}")
 
+    def __add__(self, other: "Plan") -> "Plan":
+        """One plan of two (`plan` takes the runs on one data set): a chapter that trains on
+        several data sets adds their plans, so that its summary counts every run."""
+        return Plan(self.runs + other.runs, self.device or other.device)
+
     def rows(self) -> list[tuple[str, ...]]:
         """(run, method, steps, batch, what differs, status) per run. "What differs" is set
-        against the value most of the method's runs share (on a tie, the first run's), so a
-        chapter's variants read as such and its base run as nothing changed."""
+        against the value most of the method's runs on the same data share (on a tie, the
+        first run's), so a chapter's variants read as such and its base run as nothing
+        changed."""
         flats = [_flat(r.config) for r in self.runs]
-        usual: dict[str, dict[str, str]] = {}
-        for method in dict.fromkeys(r.config.method for r in self.runs):
-            group = [f for r, f in zip(self.runs, flats) if r.config.method == method]
-            usual[method] = {k: Counter(_text(f.get(k)) for f in group).most_common(1)[0][0]
-                             for k in dict.fromkeys(k for f in group for k in f)}
+        groups = [(r.config.method, r.config.data) for r in self.runs]
+        usual: dict[tuple, dict[str, str]] = {}
+        for group_key in dict.fromkeys(groups):
+            group = [f for g, f in zip(groups, flats) if g == group_key]
+            usual[group_key] = {k: Counter(_text(f.get(k)) for f in group).most_common(1)[0][0]
+                                for k in dict.fromkeys(k for f in group for k in f)}
         rows = []
-        for r, flat in zip(self.runs, flats):
+        for r, flat, group_key in zip(self.runs, flats, groups):
             differs = " ".join(f"{k}={v}" for k, v in flat.items() if k not in _BOOKKEEPING
-                               and _text(v) != usual[r.config.method][k])
+                               and _text(v) != usual[group_key][k])
             status = (f"trains, {_duration(r.seconds)} at {r.seconds_per_step:.2f} s/step "
                       f"({r.why})" if r.trains else r.why)
             rows.append((r.key, r.config.method, f"{r.config.steps:,}",
@@ -328,8 +335,8 @@ class Plan:
 
     def _repr_markdown_(self) -> str:
         """Shown by Jupyter when a cell ends with the plan: the summary over a table."""
-        rows = ["| run | method | steps | batch | differs from most runs of its method | "
-                "status |", "|---|---|---:|---:|---|---|"]
+        rows = ["| run | method | steps | batch | differs from most runs of its method and "
+                "data | status |", "|---|---|---:|---:|---|---|"]
         rows += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |"
                  for row in self.rows()]
         return f"**{self.summary()}.**\n\n" + "\n".join(rows)

@@ -158,6 +158,34 @@ def test_plan_counts_a_run_whose_weights_are_needed_and_missing(planned_runs, mo
     assert p.to_train == ["vicreg", "copy"] and len(probes) == 2  # one probe for both
 
 
+def test_plans_of_runs_on_different_data_add_up(planned_runs, monkeypatch):
+    """A chapter that trains on two data sets adds their plans: one summary counts every
+    run, and what a run changes is read against the runs of its method on its own data."""
+    import dataclasses
+
+    from sslkit import experiments
+    from sslkit.data import make_shapes
+
+    runs, train_data, test_data = planned_runs
+    monkeypatch.setattr(experiments, "_seconds_per_step", lambda cfg, *a: 0.5)
+    monkeypatch.setattr(experiments, "_seconds_per_evaluation", lambda *a: 3.0)
+    first = experiments.plan({k: runs[k] for k in ("vicreg", "copy")}, train_data=train_data,
+                             test_data=test_data)
+    lab_train, lab_test = (dataclasses.replace(make_shapes(n=n, seed=n), name="lab")
+                           for n in (96, 32))
+    short = dataclasses.replace(runs["vicreg"], steps=10)
+    lab = {"lab-0": short, "lab-1": dataclasses.replace(short, lr=1e-3)}
+    second = experiments.plan(lab, train_data=lab_train, test_data=lab_test)
+    p = first + second
+    assert first.device is None and p.device == second.device is not None
+    assert p.stored == ["vicreg", "copy"] and p.to_train == ["lab-0", "lab-1"]
+    assert p.seconds == second.seconds == 2 * (10 * 0.5 + 3.0)
+    assert str(p).startswith("4 runs in this chapter: 2 stored (reused), 2 will train: 20 steps")
+    differs = {row[0]: row[4] for row in p.rows()}
+    # not "steps=10 data=lab" against the other data set's runs
+    assert differs == {"vicreg": "", "copy": "", "lab-0": "", "lab-1": "lr=0.001"}
+
+
 def test_every_chapters_first_cell_clones_and_prepares_without_touching_torch(monkeypatch):
     """The first cell of each chapter and revision, run as Colab would run it (sslkit.colab and
     the clone mocked): a shallow clone of the repository and colab.prepare, no pip of torch."""
