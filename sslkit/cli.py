@@ -62,6 +62,10 @@ def _add_run_arguments(t, DATASETS, METHODS) -> None:
     t.add_argument("--minutes", type=float, default=None,
                    help="size the run to this many minutes of training on this machine "
                         "(measures a few steps first; replaces --steps)")
+    t.add_argument("--max-seconds", type=float, default=None,
+                   help="stop once this many seconds of training are spent, by the clock "
+                        "(evaluation excluded); --steps is then the schedules' length, laid "
+                        "out over the budget (TrainConfig.max_seconds)")
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None, help="base learning rate at batch 256")
     t.add_argument("--optimizer", default=None, choices=["sgd", "adamw", "lars"])
@@ -116,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
               f"--out or delete it", file=sys.stderr)
         return 2
     cfg = TrainConfig(method=args.method, data=args.data, data_root=args.data_root,
-                      profile=args.profile, steps=args.steps, batch_size=args.batch_size,
+                      profile=args.profile, steps=args.steps, max_seconds=args.max_seconds,
+                      batch_size=args.batch_size,
                       lr=args.lr, optimizer=args.optimizer, view_size=args.view_size,
                       backbone=args.backbone, norm=args.norm, device=args.device, seed=args.seed,
                       compile=args.compile, out=out,
@@ -135,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train_data, test_data = load_data(cfg)  # once: the probe and the untrained floor too
         if args.minutes is not None:
-            if args.steps is not None:
-                raise ValueError("give --steps or --minutes, not both")
+            if args.steps is not None or args.max_seconds is not None:
+                raise ValueError("give --minutes (sized by a probe) or --steps / --max-seconds "
+                                 "(a step count, a clock budget), not both")
             from sslkit.train.budget import steps_for_budget
             steps, per_step = steps_for_budget(cfg, args.minutes * 60,
                                                train_data=train_data, test_data=test_data)

@@ -65,6 +65,11 @@ def test_cli_refuses_steps_and_minutes_together(capsys):
     assert "not both" in capsys.readouterr().err
 
 
+def test_cli_refuses_minutes_and_max_seconds_together(capsys):
+    assert cli_main(["train", "--method", "vicreg", "--max-seconds", "3", "--minutes", "1"]) == 1
+    assert "not both" in capsys.readouterr().err
+
+
 # --- time budgets: TrainConfig.max_seconds stops by the clock, schedules follow the clock ---
 
 class StepClock:
@@ -241,3 +246,18 @@ def test_time_budget_under_two_processes_stops_both_at_the_same_step(tmp_path):
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     assert ranks[0] == ranks[1] and len(ranks[0]) >= 1  # same steps, same schedule indices
     assert ranks[0][-1][1] <= 7
+
+
+def test_cli_max_seconds_stops_the_run_by_the_clock(clock, tmp_path, capsys):
+    """`--max-seconds 3` at 1 s per step: 3 steps of a 100-step schedule, recorded in the
+    run's config, and the kNN summary line still printed."""
+    import json
+
+    code = cli_main(["train", "--method", "vicreg", "--max-seconds", "3", "--steps", "100",
+                     "--batch-size", "16", "--out", str(tmp_path), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["config"]["max_seconds"] == 3.0 and results["config"]["steps"] == 100
+    assert results["history"][-1]["step"] == 3
+    assert captured.out.strip().splitlines()[-1].startswith("kNN top-1")
