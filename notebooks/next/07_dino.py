@@ -70,6 +70,51 @@ for i, (ax, v) in enumerate(zip(axes[1:], views)):
 plt.tight_layout()
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: five DINO runs on CIFAR-10 (three
+# that switch off centring or sharpening, Experiment 1, and two more with 0 and 6 local
+# crops, Experiment 2), then a small ViT on the embedded shapes, whose attention maps
+# Experiment 3 compares with the objects. The book's results are stored and reused; the ViT's
+# trained network is looked into, so it trains again where its weights are not on this
+# machine (a fresh clone). The plan says which will train, and for how long on this device.
+
+# %%
+# Every SmallCNN run of this chapter is a long run: the collapses show within minutes, but
+# the claims also compare what the networks learn (kNN), and a 300-step DINO run had not yet
+# made its healthy teacher confident. At the smoke profile (CI only): 10 steps and a smaller
+# kNN, so that the five runs fit in under a minute.
+RUN_SIZE = {"smoke": dict(steps=10, log_every=2, eval_train_size=1024, eval_test_size=500),
+            "cpu": {}, "gpu": {}}[S.profile]
+variants = {  # label: (result key, method_args)
+    "centring + sharpening": ("07-dino-collapse-0", {"n_local": 2}),
+    "centring only": ("07-dino-collapse-1", {"n_local": 2, "sharpening": False}),
+    "sharpening only": ("07-dino-collapse-2", {"n_local": 2, "centering": False}),
+    "0 local crops": ("07-dino-local-0", {"n_local": 0}),
+    "6 local crops": ("07-dino-local-6", {"n_local": 6}),
+}
+RUNS = {key: S.config("dino", "long", method_args=args, **RUN_SIZE)
+        for key, args in variants.values()}
+
+# Experiment 3's ViT on the shapes; its two settings of its own are explained there
+KEEP_COLOUR = {"recolour": 0.0}  # the object keeps its colour in both views
+GLOBAL_ONLY = {"n_local": 0, "use_bn_in_head": True}  # official --use_bn_in_head
+VIT = {
+    "smoke": dict(backbone="vit_micro", steps=2, batch_size=8, eval_train_size=64,
+                  eval_test_size=32, log_every=1, recipe_args=KEEP_COLOUR,
+                  method_args=GLOBAL_ONLY),
+    "cpu": dict(backbone="vit_micro", steps=250, batch_size=64, warmup_steps=10,
+                recipe_args=KEEP_COLOUR, method_args=GLOBAL_ONLY),
+    # the method's gpu recipe otherwise (6 local crops, AdamW 5e-4, ...)
+    "gpu": dict(backbone="vit_tiny", recipe_args=KEEP_COLOUR,
+                method_args={"use_bn_in_head": True}),
+}[S.profile]
+shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
+VIT_RUNS = {"07-dino-vit-shapes": S.config("dino", **VIT)}
+(experiments.plan(RUNS, train_data=train_data, test_data=test_data)
+ + experiments.plan(VIT_RUNS, train_data=shapes_train, test_data=shapes_test, need_model=True))
+
+# %% [markdown]
 # ## The idea
 #
 # Student $g_{\theta_s}$ and teacher $g_{\theta_t}$ have the same architecture: a backbone
@@ -257,27 +302,14 @@ widgets.interactive(
 # over the batch.
 
 # %%
-# Every SmallCNN run of this chapter is a long run: the collapses show within minutes, but
-# the claims also compare what the networks learn (kNN), and a 300-step DINO run had not yet
-# made its healthy teacher confident. At the smoke profile (CI only): 10 steps and a smaller
-# kNN, so that the five runs fit in under a minute.
-RUN_SIZE = {"smoke": dict(steps=10, log_every=2, eval_train_size=1024, eval_test_size=500),
-            "cpu": {}, "gpu": {}}[S.profile]
+def dino_run(label):
+    """Train (or load) the run declared under `label` in the chapter's runs."""
+    key = variants[label][0]
+    return experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data)
 
 
-def dino_run(key, **method_args):
-    """Train (or load) DINO with the profile's SmallCNN settings and these method_args."""
-    return experiments.run(key, S.config("dino", "long", method_args=method_args, **RUN_SIZE),
-                           train_data=train_data, test_data=test_data)
-
-
-variants = {
-    "centring + sharpening": {"n_local": 2},
-    "centring only": {"n_local": 2, "sharpening": False},
-    "sharpening only": {"n_local": 2, "centering": False},
-}
-runs = {label: dino_run(f"07-dino-collapse-{i}", **args)
-        for i, (label, args) in enumerate(variants.items())}
+runs = {label: dino_run(label)
+        for label in ("centring + sharpening", "centring only", "sharpening only")}
 for run in runs.values():
     print(run.caption())
 
@@ -364,9 +396,9 @@ course.verdict("the collapsed runs are worse feature extractors (kNN)",
 # so the one with more crops also does more work per step, as in the paper.
 
 # %%
-crop_runs = {0: dino_run("07-dino-local-0", n_local=0),
+crop_runs = {0: dino_run("0 local crops"),
              2: runs["centring + sharpening"],
-             6: dino_run("07-dino-local-6", n_local=6)}
+             6: dino_run("6 local crops")}
 for n_local, run in crop_runs.items():
     print(f"{n_local} local crops: kNN {run.metrics['knn_top1']:.3f}; {run.caption()}")
 
@@ -406,12 +438,12 @@ course.verdict("more local crops help more: 0 < 2 < 6 (kNN, each step beyond the
 # generator's own factors (class, position, size, rotation), so the mask matches the image
 # exactly. We measure on held-out images (the test split), never seen in training.
 #
-# **The run.** A ViT on a CPU is slow, so at the cpu profile we train the course's small
-# ViT, `vit_micro` (4 blocks of width 96, 3 heads, 8×8 patches of 4 px; a tenth of
-# ViT-Tiny's cost per image), for 250 steps at batch 64 on the two global crops only (local
-# crops would add work to every step). Two settings differ from the chapter's DINO runs, and
-# both were found by measurement (the tries are tabled in `benchmarks/README.md`, "DINO ViT
-# attention on the shapes"):
+# **The run** (`VIT`, declared with the chapter's runs). A ViT on a CPU is slow, so at the
+# cpu profile we train the course's small ViT, `vit_micro` (4 blocks of width 96, 3 heads,
+# 8×8 patches of 4 px; a tenth of ViT-Tiny's cost per image), for 250 steps at batch 64 on
+# the two global crops only (local crops would add work to every step). Two settings differ
+# from the chapter's DINO runs, and both were found by measurement (the tries are tabled in
+# `benchmarks/README.md`, "DINO ViT attention on the shapes"):
 #
 # - **Batch normalisation in the head** (the official `--use_bn_in_head`, the paper's
 #   choice for ResNets). Without it, every short run we tried, ViT-Tiny included, let the
@@ -432,20 +464,7 @@ course.verdict("more local crops help more: 0 < 2 < 6 (kNN, each step beyond the
 # %%
 from sslkit.models.vit import attention_iou, attention_masks
 
-KEEP_COLOUR = {"recolour": 0.0}  # the object keeps its colour in both views
-GLOBAL_ONLY = {"n_local": 0, "use_bn_in_head": True}  # official --use_bn_in_head
-VIT = {
-    "smoke": dict(backbone="vit_micro", steps=2, batch_size=8, eval_train_size=64,
-                  eval_test_size=32, log_every=1, recipe_args=KEEP_COLOUR,
-                  method_args=GLOBAL_ONLY),
-    "cpu": dict(backbone="vit_micro", steps=250, batch_size=64, warmup_steps=10,
-                recipe_args=KEEP_COLOUR, method_args=GLOBAL_ONLY),
-    # the method's gpu recipe otherwise (6 local crops, AdamW 5e-4, ...)
-    "gpu": dict(backbone="vit_tiny", recipe_args=KEEP_COLOUR,
-                method_args={"use_bn_in_head": True}),
-}[S.profile]
-shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
-vit_cfg = S.config("dino", **VIT)
+vit_cfg = VIT_RUNS["07-dino-vit-shapes"]
 vit_run = experiments.run("07-dino-vit-shapes", vit_cfg, train_data=shapes_train,
                           test_data=shapes_test, need_model=True)
 vit_knn_init = course.random_init_knn(vit_cfg, shapes_train, shapes_test)
