@@ -306,12 +306,15 @@ class Plan:
         """(run, method, steps, batch, what differs, status) per run. "What differs" is set
         against the value most of the method's runs on the same data share (on a tie, the
         first run's), so a chapter's variants read as such and its base run as nothing
-        changed."""
+        changed; a run alone on its data is set against all the method's runs."""
         flats = [_flat(r.config) for r in self.runs]
-        groups = [(r.config.method, r.config.data) for r in self.runs]
-        usual: dict[tuple, dict[str, str]] = {}
+        by_data = [(r.config.method, r.config.data) for r in self.runs]
+        count = Counter(by_data)
+        groups = [g if count[g] > 1 else g[0] for g in by_data]
+        usual: dict[Any, dict[str, str]] = {}
         for group_key in dict.fromkeys(groups):
-            group = [f for g, f in zip(groups, flats) if g == group_key]
+            # (method, data): its runs on that data; a method alone: all the method's runs
+            group = [f for b, f in zip(by_data, flats) if group_key in (b, b[0])]
             usual[group_key] = {k: Counter(_text(f.get(k)) for f in group).most_common(1)[0][0]
                                 for k in dict.fromkeys(k for f in group for k in f)}
         rows = []

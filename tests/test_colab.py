@@ -176,14 +176,19 @@ def test_plans_of_runs_on_different_data_add_up(planned_runs, monkeypatch):
     short = dataclasses.replace(runs["vicreg"], steps=10)
     lab = {"lab-0": short, "lab-1": dataclasses.replace(short, lr=1e-3)}
     second = experiments.plan(lab, train_data=lab_train, test_data=lab_test)
-    p = first + second
+    solo = experiments.plan({"solo": dataclasses.replace(runs["vicreg"], steps=20)},
+                            train_data=dataclasses.replace(lab_train, name="solo"),
+                            test_data=lab_test)
+    p = first + second + solo
     assert first.device is None and p.device == second.device is not None
-    assert p.stored == ["vicreg", "copy"] and p.to_train == ["lab-0", "lab-1"]
-    assert p.seconds == second.seconds == 2 * (10 * 0.5 + 3.0)
-    assert str(p).startswith("4 runs in this chapter: 2 stored (reused), 2 will train: 20 steps")
+    assert p.stored == ["vicreg", "copy"] and p.to_train == ["lab-0", "lab-1", "solo"]
+    assert p.seconds == second.seconds + solo.seconds == 2 * (10 * 0.5 + 3.0) + 20 * 0.5 + 3.0
+    assert str(p).startswith("5 runs in this chapter: 2 stored (reused), 3 will train: 40 steps")
     differs = {row[0]: row[4] for row in p.rows()}
-    # not "steps=10 data=lab" against the other data set's runs
-    assert differs == {"vicreg": "", "copy": "", "lab-0": "", "lab-1": "lr=0.001"}
+    # lab-0: not "steps=10 data=lab" against the other data set's runs; solo, alone on its
+    # data, against all the method's runs (steps: 40, the first of the most common)
+    assert differs == {"vicreg": "", "copy": "", "lab-0": "", "lab-1": "lr=0.001",
+                       "solo": "data=solo steps=20"}
 
 
 def test_every_chapters_first_cell_clones_and_prepares_without_touching_torch(monkeypatch):
