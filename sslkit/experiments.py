@@ -315,12 +315,16 @@ class Plan:
         for group_key in dict.fromkeys(groups):
             # (method, data): its runs on that data; a method alone: all the method's runs
             group = [f for b, f in zip(by_data, flats) if group_key in (b, b[0])]
-            usual[group_key] = {k: Counter(_text(f.get(k)) for f in group).most_common(1)[0][0]
+            usual[group_key] = {k: Counter(_text(f.get(k, _DEFAULT)) for f in group)
+                                .most_common(1)[0][0]
                                 for k in dict.fromkeys(k for f in group for k in f)}
         rows = []
         for r, flat, group_key in zip(self.runs, flats, groups):
-            differs = " ".join(f"{k}={v}" for k, v in flat.items() if k not in _BOOKKEEPING
-                               and _text(v) != usual[group_key][k])
+            # every field of the group: a run that leaves one to its default (a recipe_args
+            # key it does not set) differs from runs that set it
+            differs = " ".join(f"{k}={flat.get(k, _DEFAULT)}" for k in usual[group_key]
+                               if k not in _BOOKKEEPING
+                               and _text(flat.get(k, _DEFAULT)) != usual[group_key][k])
             status = (f"trains, {_duration(r.seconds)} at {r.seconds_per_step:.2f} s/step "
                       f"({r.why})" if r.trains else r.why)
             rows.append((r.key, r.config.method, f"{r.config.steps:,}",
@@ -409,6 +413,7 @@ _EVAL_FIELDS = ("backbone", "norm", "backbone_args", "device", "channels_last",
 
 
 _BOOKKEEPING = ("out", "log_every", "checkpoint_every")  # not what a run learns
+_DEFAULT = "default"  # in a plan's table: a recipe argument that a run does not set
 
 
 def _signature(cfg, fields) -> str:

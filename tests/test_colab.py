@@ -191,6 +191,28 @@ def test_plans_of_runs_on_different_data_add_up(planned_runs, monkeypatch):
                        "solo": "data=solo steps=20"}
 
 
+def test_plan_names_a_recipe_setting_that_a_run_leaves_to_its_default(planned_runs,
+                                                                         monkeypatch):
+    """recipe_args hold only what a run overrides: a run that sets none still differs from
+    runs that switch colour off, and its row says so (chapter 1's "crop + colour")."""
+    import dataclasses
+
+    from sslkit import experiments
+
+    runs, train_data, test_data = planned_runs
+    monkeypatch.setattr(experiments, "_seconds_per_step", lambda cfg, *a: 0.5)
+    monkeypatch.setattr(experiments, "_seconds_per_evaluation", lambda *a: 3.0)
+    base = dataclasses.replace(runs["fresh"], recipe="simclr")
+    colour_off = {"color_jitter": 0.0, "grayscale": 0.0}
+    p = experiments.plan({"crop": dataclasses.replace(base, recipe_args=colour_off),
+                          "crop+flip": dataclasses.replace(base, recipe_args={**colour_off,
+                                                                              "flip": 0.0}),
+                          "crop+colour": base}, train_data=train_data, test_data=test_data)
+    differs = {row[0]: row[4] for row in p.rows()}
+    assert differs == {"crop": "", "crop+flip": "recipe.flip=0.0",
+                       "crop+colour": "recipe.color_jitter=default recipe.grayscale=default"}
+
+
 def test_every_chapters_first_cell_clones_and_prepares_without_touching_torch(monkeypatch):
     """The first cell of each chapter and revision, run as Colab would run it (sslkit.colab and
     the clone mocked): a shallow clone of the repository and colab.prepare, no pip of torch."""
