@@ -12,11 +12,15 @@ Parts (--part, any of them; default main):
     smoke      every joint-embedding method at the smoke profile, per seed
     old        the photo recipe (`--recipe-set` cannot switch recipes, so in-process):
                VICReg with recipe="vicreg" on the shapes, i.e. what the main job did before
+    minutes3   every joint-embedding method in a 3-minute run (see three_minute_run): the
+               smoke data, recipe and evaluation, with the step count that 180 CPU-seconds
+               of training buy that method at one thread (measured here, by CPU time)
     probes     factor_probes of the untrained and the trained VICReg backbone, with the
                shapes recipe, and with its recolouring or its new backgrounds switched off
                (the factor left un-augmented is kept)
 
     python benchmarks/shapes_learnability.py --part main smoke probes --seeds 0 1 2
+    python benchmarks/shapes_learnability.py --part minutes3 --seeds 0 1 2
 Writes results/shapes_learnability.json (merged with the parts already there).
 """
 
@@ -111,6 +115,48 @@ def in_process(method: str, seed: int, **fields) -> tuple[dict, object]:
              "recipe_args": result.config.recipe_args}, result)
 
 
+THREE_MINUTES = 180.0  # training CPU-seconds of a "3-minute run"
+
+
+def cpu_seconds_per_step(method: str, seed: int, train_data, test_data, short: int = 5,
+                         long: int = 25) -> float:
+    """CPU-seconds (this process, one thread) of one smoke training step of `method`: two
+    throwaway runs of `short` and `long` steps, without kNN, and their difference over
+    `long - short` steps, so set-up and the first steps' overheads cancel. CPU time, not the
+    clock: on a shared machine the clock runs on while the others compute, and one thread's
+    CPU time is the time the run takes on an idle core."""
+    from sslkit.train import TrainConfig, train
+
+    spent = []
+    for steps in (short, long):
+        cfg = TrainConfig(method=method, profile="smoke", seed=seed, steps=steps, warmup_steps=1,
+                          log_every=10 * steps)
+        cpu0 = time.process_time()
+        train(cfg, train_data=train_data, test_data=test_data, progress=False, evaluate_knn=False)
+        spent.append(time.process_time() - cpu0)
+    return (spent[1] - spent[0]) / (long - short)
+
+
+def three_minute_run(method: str, seed: int, budget: float = THREE_MINUTES) -> dict:
+    """A "3-minute run": the smoke profile (2,048 training images, batch 64, the method's own
+    smoke settings, the shapes recipe, the smoke kNN) with `steps` = the whole number of
+    steps that `budget` CPU-seconds of training buy at one thread, from
+    `cpu_seconds_per_step`. On an idle 2-core machine the training then takes `budget`
+    seconds of the clock at one thread (less at two); data generation (about 3 s) and the
+    two kNN evaluations (about 2 s) come on top. The schedules (warm-up, cosine, EMA) are
+    laid out over those steps, as in any run of that length."""
+    import torch
+
+    from sslkit import data
+
+    torch.set_num_threads(1)
+    train_data, test_data = data.load("shapes"), data.load("shapes", split="test")
+    per_step = cpu_seconds_per_step(method, seed, train_data, test_data)
+    steps = int(budget / per_step)
+    row, _ = in_process(method, seed, steps=steps)
+    return {**row, "steps": steps, "cpu_s_per_step": round(per_step, 4), "budget_cpu_s": budget}
+
+
 def probes(seed: int) -> dict:
     """Which factors the untrained and the trained backbones keep (kNN probes, chance beside)."""
     import torch
@@ -139,7 +185,7 @@ def probes(seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", nargs="+", default=["main"],
-                        choices=["main", "smoke", "old", "probes"])
+                        choices=["main", "smoke", "old", "minutes3", "probes"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(JOINT_EMBEDDING))
     parser.add_argument("--smoke-seeds", nargs="+", type=int, default=None,
@@ -170,12 +216,27 @@ def main() -> None:
         report["old_photo_recipe"] = summary([in_process("vicreg", s, recipe="vicreg")[0]
                                               for s in args.seeds])
         print("old", {k: v for k, v in report["old_photo_recipe"].items() if k != "runs"})
+    if "minutes3" in args.part:
+        report.setdefault("minutes3", {})
+        report["minutes3_what"] = (
+            "a 3-minute run: the smoke profile with the step count that 180 CPU-seconds of "
+            "training buy the method at one thread (cpu_seconds_per_step, measured in the "
+            "same process); cpu_s includes data generation, the probe runs excluded")
+        for method in args.methods:
+            report["minutes3"][method] = summary([three_minute_run(method, s) for s in args.seeds])
+            print("minutes3", method, {k: v for k, v in report["minutes3"][method].items()
+                                       if k != "runs"}, flush=True)
     if "probes" in args.part:
         report["probes"] = probes(args.seeds[0])
         print(json.dumps(report["probes"], indent=1))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    # merge with what another invocation wrote meanwhile (parts run side by side)
-    report = {**(json.loads(OUT.read_text()) if OUT.exists() else {}), **report}
+    # merge with what another invocation wrote meanwhile (parts, or methods of one part, run
+    # side by side): per method within the per-method parts
+    on_disk = json.loads(OUT.read_text()) if OUT.exists() else {}
+    for part in ("smoke", "minutes3"):
+        if part in args.part:
+            report[part] = {**on_disk.get(part, {}), **{m: report[part][m] for m in args.methods}}
+    report = {**on_disk, **report}
     OUT.write_text(json.dumps(report, indent=1))
 
 
