@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
 
-from sslkit import augment, course, evaluate, experiments
+from sslkit import augment, course, data, evaluate, experiments
 from sslkit.losses.vicreg import invariance_loss
 from sslkit.methods.vicreg import VICReg, VICRegConfig
 from sslkit.train.loop import random_subset
@@ -57,6 +57,31 @@ x = train_data.images[:8]
 x_a, x_b = recipe(x, torch.Generator().manual_seed(0))
 course.show_views(x, {"view a": x_a,
                    "view b": x_b}, mean=mean, std=std)
+
+# %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: VICReg three times on CIFAR-10,
+# with terms of its loss switched off (the experiment below says why), then twice at the
+# course's small "lab" size on the embedded shapes (the section on what a collapsed
+# representation keeps). The book's results are stored and reused; the chapter looks into
+# every trained network, so a stored run whose weights are not on this machine (a fresh
+# clone) trains again. The plan says which will train, and for how long on this device.
+
+# %%
+variants = {  # label: (result key, VICReg's loss coefficients that differ from its own)
+    "invariance only": ("03-collapse-0", {"std_coeff": 0.0, "cov_coeff": 0.0}),
+    "no covariance": ("03-collapse-1", {"cov_coeff": 0.0}),
+    "VICReg": ("03-collapse-2", {}),
+}
+RUNS = {key: S.config("vicreg", method_args=args) for key, args in variants.values()}
+shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
+lab_variants = {"invariance only": ("03-lab-0", {"std_coeff": 0.0, "cov_coeff": 0.0}),
+                "VICReg": ("03-lab-1", {})}
+LAB_RUNS = {key: S.config("vicreg", "lab", method_args=args)
+            for key, args in lab_variants.values()}
+(experiments.plan(RUNS, train_data=train_data, test_data=test_data, need_model=True)
+ + experiments.plan(LAB_RUNS, train_data=shapes_train, test_data=shapes_test, need_model=True))
 
 # %% [markdown]
 # ## The idea, and the cheat
@@ -204,17 +229,9 @@ plot_spectra(synthetic, "synthetic embeddings")
 # We keep the trained networks (`need_model=True`) to embed held-out images afterwards.
 
 # %%
-variants = {
-    "invariance only": {"std_coeff": 0.0, "cov_coeff": 0.0},
-    "no covariance": {"cov_coeff": 0.0},
-    "VICReg": {},
-}
-runs = {
-    label: experiments.run(f"03-collapse-{i}",
-                           S.config("vicreg", method_args=args),
-                           train_data=train_data, test_data=test_data, need_model=True)
-    for i, (label, args) in enumerate(variants.items())
-}
+runs = {label: experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data,
+                               need_model=True)
+        for label, (key, _) in variants.items()}
 for run in runs.values():
     print(run.caption())
 
@@ -351,15 +368,11 @@ course.verdict("a collapsed embedding has small alignment but uniformity near 0"
 
 # %%
 from torch import nn
-from sslkit import data
 from sslkit.train.loop import set_up
 
-shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
-lab_variants = {"invariance only": {"std_coeff": 0.0, "cov_coeff": 0.0}, "VICReg": {}}
-lab_runs = {label: experiments.run(f"03-lab-{i}", S.config("vicreg", "lab", method_args=args),
-                                   train_data=shapes_train, test_data=shapes_test,
-                                   need_model=True)
-            for i, (label, args) in enumerate(lab_variants.items())}
+lab_runs = {label: experiments.run(key, LAB_RUNS[key], train_data=shapes_train,
+                                   test_data=shapes_test, need_model=True)
+            for label, (key, _) in lab_variants.items()}
 for run in lab_runs.values():
     print(run.caption())
 untrained = set_up(S.config("vicreg", "lab"), shapes_train, shapes_test)
