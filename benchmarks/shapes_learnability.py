@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="runs side by side (CPU seconds are per run either way)")
     args = parser.parse_args()
-    report = json.loads(OUT.read_text()) if OUT.exists() else {}
+    report: dict = {}  # only what this invocation measures: merged into the file at the end
     report["what"] = ("kNN top-1 (k=20, T=0.07; smoke: 2,048 bank / 1,000 queries) of the trained "
                       "backbone and of the same backbone untrained; wall_s and cpu_s per run "
                       "include data generation; 2 CPU cores, OMP_WAIT_POLICY=PASSIVE")
@@ -230,12 +230,12 @@ def main() -> None:
         report["probes"] = probes(args.seeds[0])
         print(json.dumps(report["probes"], indent=1))
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    # merge with what another invocation wrote meanwhile (parts, or methods of one part, run
-    # side by side): per method within the per-method parts
+    # merge into the file as it is now (other invocations may have written parts, or methods
+    # of a per-method part, meanwhile): per method within the per-method parts
     on_disk = json.loads(OUT.read_text()) if OUT.exists() else {}
     for part in ("smoke", "minutes3"):
-        if part in args.part:
-            report[part] = {**on_disk.get(part, {}), **{m: report[part][m] for m in args.methods}}
+        if part in report:
+            report[part] = {**on_disk.get(part, {}), **report[part]}
     report = {**on_disk, **report}
     OUT.write_text(json.dumps(report, indent=1))
 
