@@ -112,7 +112,8 @@ def in_process(method: str, seed: int, **fields) -> tuple[dict, object]:
     return ({"seed": seed, "trained": result.metrics["knn_top1"], "untrained": untrained,
              "wall_s": round(time.perf_counter() - t0, 1),
              "cpu_s": round(time.process_time() - cpu0, 1), "recipe": result.config.recipe,
-             "recipe_args": result.config.recipe_args}, result)
+             "recipe_args": result.config.recipe_args, "view_size": result.config.view_size},
+            result)
 
 
 THREE_MINUTES = 180.0  # training CPU-seconds of a "3-minute run"
