@@ -56,6 +56,64 @@ course.show_images(x, title=" | ".join(train_data.classes[i] for i in train_data
 plt.show()
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains. Three experiments train VICReg:
+# five times on CIFAR-10 with different augmentation recipes (which pair of augmentations
+# matters), three times on the embedded shapes with one style change switched off (content
+# and style), and four times on stacks of neighbouring slices of synthetic scans (views that
+# fit a task). Each is explained in its section below; this cell also builds the data of the
+# last two. The book's results are stored and reused; the chapter probes the trained
+# networks of two CIFAR-10 runs and of every shapes and scan run, so a stored run whose
+# weights are not on this machine (a fresh clone) trains again. The plan says which will
+# train, and for how long on this device.
+
+# %%
+colour_off = {"color_jitter": 0.0, "grayscale": 0.0}
+crop_off = {"crop_scale": None, "flip": 0.0}
+variants = {  # label: (result key, the simclr recipe's arguments)
+    "crop only": ("01-augment-0", colour_off),
+    "colour only": ("01-augment-1", crop_off),
+    "crop + colour": ("01-augment-2", {}),
+    "supervised recipe": ("01-augment-3", {**crop_off, **colour_off, "flip": 0.5,
+                                            "translate": 0.125}),
+    "crop + RandAugment": ("01-augment-4", {**colour_off, "randaugment": 1.0}),
+}
+probed = ("crop only", "crop + colour")  # their trained backbones are probed below
+RUNS = {key: S.config("vicreg", recipe="simclr", recipe_args=args)
+        for key, args in variants.values()}
+
+# content and style: the shapes recipe with one of its style changes off
+shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
+style_variants = {  # label: (result key, the shapes recipe's arguments)
+    "new colour + background": ("01-style-0", {}),
+    "colour kept (recolour = 0)": ("01-style-1", {"recolour": 0.0}),
+    "background kept (background = 0)": ("01-style-2", {"background": 0.0}),
+}
+STYLE_RUNS = {key: S.config("vicreg", "lab", recipe_args=args)
+              for key, args in style_variants.values()}
+
+# views that fit a task: slices of synthetic scans, each packed with its two neighbours
+scan_train = data.make_scan_slices(**data.SCAN_SPLITS["train"])
+scan_test = data.make_scan_slices(**data.SCAN_SPLITS["test"])
+stacks_train, stacks_test = (data.scan_neighbour_stacks(scan_train),
+                             data.scan_neighbour_stacks(scan_test))
+scan_arms = {  # label: (result key, the scan recipe's arguments)
+    "neighbours": ("01-scan-0", {"neighbour": 1.0}),
+    "neighbours + recipe": ("01-scan-1", {"neighbour": 1.0, "base": "vicreg"}),
+    "one slice, recipe": ("01-scan-2", {"neighbour": 0.0, "base": "vicreg"}),
+    "one slice, recipe + blur": ("01-scan-3", {"neighbour": 0.0, "base": "vicreg",
+                                               "blur": [1.0, 0.1]}),
+}
+SCAN_RUNS = {key: S.config("vicreg", "lab", recipe="scan", recipe_args=args)
+             for key, args in scan_arms.values()}
+
+(experiments.plan(RUNS, train_data=train_data, test_data=test_data,
+                  need_model=tuple(variants[label][0] for label in probed))
+ + experiments.plan(STYLE_RUNS, train_data=shapes_train, test_data=shapes_test, need_model=True)
+ + experiments.plan(SCAN_RUNS, train_data=stacks_train, test_data=stacks_test, need_model=True))
+
+# %% [markdown]
 # ## Two families of augmentations
 #
 # Image augmentations fall into two families.
@@ -192,23 +250,9 @@ course.show_source(augment.recipes._views)
 # of its frozen backbone on the class label.
 
 # %%
-colour_off = {"color_jitter": 0.0, "grayscale": 0.0}
-crop_off = {"crop_scale": None, "flip": 0.0}
-variants = {
-    "crop only": colour_off,
-    "colour only": crop_off,
-    "crop + colour": {},
-    "supervised recipe": {**crop_off, **colour_off, "flip": 0.5, "translate": 0.125},
-    "crop + RandAugment": {**colour_off, "randaugment": 1.0},
-}
-probed = ("crop only", "crop + colour")  # their trained backbones are probed below
-runs = {
-    label: experiments.run(f"01-augment-{i}",
-                           S.config("vicreg", recipe="simclr", recipe_args=args),
-                           train_data=train_data, test_data=test_data,
-                           need_model=label in probed)
-    for i, (label, args) in enumerate(variants.items())
-}
+runs = {label: experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data,
+                               need_model=label in probed)
+        for label, (key, _) in variants.items()}
 for run in runs.values():
     print(run.caption())
 
@@ -242,7 +286,7 @@ def partner_found_by_colour(recipe_args, n=256, seed=0):
     return (overlap.argmax(dim=1) == torch.arange(n)).float().mean().item()
 
 
-by_colour = {label: partner_found_by_colour(variants[label])
+by_colour = {label: partner_found_by_colour(variants[label][1])
              for label in ("crop only", "crop + colour")}
 for label, acc in by_colour.items():
     print(f"{label:>14}: the colour histogram finds the partner view {acc:.0%} of the time "
@@ -336,23 +380,15 @@ plt.tight_layout()
 # %%
 from sslkit.train.loop import set_up
 
-shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
 print(course.LAB_RUN)
-style_variants = {
-    "new colour + background": {},
-    "colour kept (recolour = 0)": {"recolour": 0.0},
-    "background kept (background = 0)": {"background": 0.0},
-}
-lab_configs = {label: S.config("vicreg", "lab", recipe_args=args)
-               for label, args in style_variants.items()}
-lab_runs = {label: experiments.run(f"01-style-{i}", cfg, train_data=shapes_train,
+lab_runs = {label: experiments.run(key, STYLE_RUNS[key], train_data=shapes_train,
                                    test_data=shapes_test, need_model=True)
-            for i, (label, cfg) in enumerate(lab_configs.items())}
+            for label, (key, _) in style_variants.items()}
 for run in lab_runs.values():
     print(run.caption())
 
 # %%
-lab_setup = set_up(lab_configs["new colour + background"], shapes_train, shapes_test)
+lab_setup = set_up(STYLE_RUNS["01-style-0"], shapes_train, shapes_test)
 
 
 def factor_probe(backbone):
@@ -538,9 +574,6 @@ plt.tight_layout()
 # `neighbour=0`, the slice itself; a `base` recipe's augmentations may follow.
 
 # %%
-scan_train = data.make_scan_slices(**data.SCAN_SPLITS["train"])
-scan_test = data.make_scan_slices(**data.SCAN_SPLITS["test"])
-stacks_train, stacks_test = data.scan_neighbour_stacks(scan_train), data.scan_neighbour_stacks(scan_test)
 print(scan_train, "|", len(stacks_train), "training stacks")
 fig, axes = plt.subplots(len(scan_train.classes), 1, figsize=(8, 4.4))
 for t, (ax, name) in enumerate(zip(axes, scan_train.classes)):
@@ -560,17 +593,9 @@ plt.tight_layout()
 # slice's thickness, which makes it content for every one of them.
 
 # %%
-scan_arms = {
-    "neighbours": {"neighbour": 1.0},
-    "neighbours + recipe": {"neighbour": 1.0, "base": "vicreg"},
-    "one slice, recipe": {"neighbour": 0.0, "base": "vicreg"},
-    "one slice, recipe + blur": {"neighbour": 0.0, "base": "vicreg", "blur": [1.0, 0.1]},
-}
-scan_configs = {label: S.config("vicreg", "lab", recipe="scan", recipe_args=args)
-                for label, args in scan_arms.items()}
-scan_runs = {label: experiments.run(f"01-scan-{i}", cfg, train_data=stacks_train,
+scan_runs = {label: experiments.run(key, SCAN_RUNS[key], train_data=stacks_train,
                                     test_data=stacks_test, need_model=True)
-             for i, (label, cfg) in enumerate(scan_configs.items())}
+             for label, (key, _) in scan_arms.items()}
 for run in scan_runs.values():
     print(run.caption())  # its kNN reads the stacks (three slices), not the probes below
 
@@ -582,7 +607,7 @@ for run in scan_runs.values():
 # pair), the queries the 1,000 held-out volumes.
 
 # %%
-scan_setup = set_up(scan_configs["neighbours"], stacks_train, stacks_test)
+scan_setup = set_up(SCAN_RUNS["01-scan-0"], stacks_train, stacks_test)
 
 
 def scan_probe(backbone):
