@@ -5,12 +5,15 @@ stored results, and keep checkpoints on Drive. Each chapter then declares its ru
 The cell clones the repository (shallow), puts it on `sys.path`, and calls `prepare()`:
 
     import os, subprocess, sys
-    if "google.colab" in sys.modules and not os.path.isdir("/content/sslkit"):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, "/content/sslkit"],
-                       check=True)
+    if "google.colab" in sys.modules:
+        if not os.path.isdir("/content/sslkit"):
+            subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, "/content/sslkit"],
+                           check=True)
         sys.path.insert(0, "/content/sslkit")
-    from sslkit import colab
-    colab.prepare("/content/sslkit")
+        from sslkit import colab
+        colab.prepare("/content/sslkit")
+
+Off Colab the cell does nothing: sslkit is installed already (the README's set-up).
 
 Why each step:
 - `pip install --no-deps -e CLONE`: Colab's torch is a CUDA build matched to its driver;
