@@ -308,13 +308,13 @@ class Plan:
         first run's), so a chapter's variants read as such and its base run as nothing
         changed; a run alone on its data is set against all the method's runs."""
         flats = [_flat(r.config) for r in self.runs]
-        by_data = [(r.config.method, r.config.data) for r in self.runs]
-        count = Counter(by_data)
-        groups = [g if count[g] > 1 else g[0] for g in by_data]
-        usual: dict[Any, dict[str, str]] = {}
+        groups = [(r.config.method, r.config.data) for r in self.runs]
+        count = Counter(groups)
+        usual: dict[tuple[str, str], dict[str, str]] = {}
         for group_key in dict.fromkeys(groups):
-            # (method, data): its runs on that data; a method alone: all the method's runs
-            group = [f for b, f in zip(by_data, flats) if group_key in (b, b[0])]
+            # its method's runs on that data; a run alone on its data: all its method's runs
+            group = [f for g, f in zip(groups, flats)
+                     if (g == group_key if count[group_key] > 1 else g[0] == group_key[0])]
             usual[group_key] = {k: Counter(_text(f.get(k, _DEFAULT)) for f in group)
                                 .most_common(1)[0][0]
                                 for k in dict.fromkeys(k for f in group for k in f)}

@@ -16,7 +16,8 @@ from .resnet import ResNet, resnet18, resnet50
 from .small_cnn import SmallCNN
 from .vit import VisionTransformer, vit_micro, vit_tiny
 
-BACKBONES = ("smallcnn", "resnet18", "resnet50", "vit_tiny", "vit_micro")
+VITS = {"vit_tiny": vit_tiny, "vit_micro": vit_micro}
+BACKBONES = ("smallcnn", "resnet18", "resnet50", *VITS)
 
 
 def build_backbone(name: str, *, norm: str = "bn", image_size: int = 32, **kwargs) -> nn.Module:
@@ -34,8 +35,8 @@ def build_backbone(name: str, *, norm: str = "bn", image_size: int = 32, **kwarg
     if name in ("resnet18", "resnet50"):
         kwargs.setdefault("cifar_stem", image_size <= 64)
         return ResNet(int(name[len("resnet"):]), norm=norm, **kwargs)
-    if name in ("vit_tiny", "vit_micro"):
-        return (vit_tiny if name == "vit_tiny" else vit_micro)(image_size=image_size, **kwargs)
+    if name in VITS:
+        return VITS[name](image_size=image_size, **kwargs)
     raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
 
 
