@@ -224,21 +224,35 @@ def main() -> None:
             "training buy the method at one thread (cpu_seconds_per_step, measured in the "
             "same process); cpu_s includes data generation, the probe runs excluded")
         for method in args.methods:
-            report["minutes3"][method] = summary([three_minute_run(method, s) for s in args.seeds])
-            print("minutes3", method, {k: v for k, v in report["minutes3"][method].items()
-                                       if k != "runs"}, flush=True)
+            for seed in args.seeds:
+                # resumable: each run is written as it finishes, and a (method, seed) already
+                # on disk is kept, unless its entry carries a note (stale settings)
+                stored = json.loads(OUT.read_text()).get("minutes3", {}) if OUT.exists() else {}
+                kept = [] if "note" in stored.get(method, {"note": ""}) else stored[method]["runs"]
+                if any(r["seed"] == seed for r in kept):
+                    continue
+                runs = sorted(kept + [three_minute_run(method, seed)], key=lambda r: r["seed"])
+                report["minutes3"][method] = summary(runs)
+                write_merged({"minutes3": {method: report["minutes3"][method]},
+                              "minutes3_what": report["minutes3_what"]})
+            if method in report["minutes3"]:
+                print("minutes3", method, {k: v for k, v in report["minutes3"][method].items()
+                                           if k != "runs"}, flush=True)
     if "probes" in args.part:
         report["probes"] = probes(args.seeds[0])
         print(json.dumps(report["probes"], indent=1))
+    write_merged(report)
+
+
+def write_merged(report: dict) -> None:
+    """Merge `report` into the file as it is now (other invocations may have written parts,
+    or methods of a per-method part, meanwhile): per method within the per-method parts."""
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    # merge into the file as it is now (other invocations may have written parts, or methods
-    # of a per-method part, meanwhile): per method within the per-method parts
     on_disk = json.loads(OUT.read_text()) if OUT.exists() else {}
     for part in ("smoke", "minutes3"):
         if part in report:
-            report[part] = {**on_disk.get(part, {}), **report[part]}
-    report = {**on_disk, **report}
-    OUT.write_text(json.dumps(report, indent=1))
+            report = {**report, part: {**on_disk.get(part, {}), **report[part]}}
+    OUT.write_text(json.dumps({**on_disk, **report}, indent=1))
 
 
 def input_or_env_note() -> str:

@@ -36,9 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "runs" / "queue-snapshot"
 STATE = ROOT / "results" / "queue-state.json"  # not in results/cpu: stored runs only
 PID_FILE = ROOT / "runs" / "queue.pid"  # one queue per checkout
-ORDER = ["05_byol", "06_simsiam", "12_comparison", "09_barlow_twins", "11_beyond", "10_vicreg",
-         "07_dino", "03_collapse", "01_augmentations", "04_amdim", "08_self_classifier",
-         "02_aae"]
+# After chapter 12, the chapters of the embedded lab data (issue 12: 3, 1, 2, then 7's DINO),
+# which are also the quickest, then the rest of issue 11's long runs.
+ORDER = ["05_byol", "06_simsiam", "12_comparison", "03_collapse", "01_augmentations", "02_aae",
+         "07_dino", "09_barlow_twins", "11_beyond", "10_vicreg", "04_amdim",
+         "08_self_classifier"]
 
 
 def log(message: str) -> None:
