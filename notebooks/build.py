@@ -4,7 +4,8 @@ The source of each chapter is a readable percent-format script in `notebooks/src
 `.ipynb` next to this file is generated from it (never edit it by hand). Executing with
 `--profile cpu` stores the outputs of a real run in the notebook, which the book shows.
 
-    python notebooks/build.py                        # regenerate every notebook (no outputs)
+    python notebooks/build.py                        # regenerate every notebook (no outputs;
+                                                     # a change to Markdown only keeps them)
     python notebooks/build.py 06_simsiam --execute   # regenerate and run (SSLKIT_PROFILE=cpu)
     python notebooks/build.py --check                # fail if a notebook is out of date
 """
@@ -46,6 +47,14 @@ def sources(nb) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source) for c in nb.cells]
 
 
+def prose_only_change(old, fresh) -> bool:
+    """Whether `fresh` differs from `old` in its Markdown cells only (same cells, same code),
+    so that `old`'s stored outputs still belong to it."""
+    return ([c.cell_type for c in old.cells] == [c.cell_type for c in fresh.cells]
+            and all(o.source == f.source for o, f in zip(old.cells, fresh.cells)
+                    if o.cell_type == "code"))
+
+
 def execute(nb, profile: str, timeout: int) -> None:
     from nbclient import NotebookClient
 
@@ -83,6 +92,12 @@ def main(argv=None) -> int:
             old = nbformat.read(target, 4)
             if sources(old) == sources(fresh):
                 continue  # keep the stored outputs of a real run
+            if prose_only_change(old, fresh):  # a fix to the text needs no new run
+                for cell, new in zip(old.cells, fresh.cells):
+                    cell.source = new.source
+                nbformat.write(old, target)
+                print(f"updated the text of {target.relative_to(ROOT)}, outputs kept")
+                continue
         if args.execute:
             started = time.perf_counter()
             execute(fresh, args.profile, args.timeout)

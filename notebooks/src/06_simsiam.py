@@ -3,8 +3,9 @@
 #
 # **Goals.** After this chapter you can
 # - write SimSiam's loss and say where its stop-gradient sits;
-# - show, with your own run, that *without* the stop-gradient the network collapses to a
-#   constant, and *with* it does not;
+# - show, with your own run, what the stop-gradient prevents: *without* it the embeddings
+#   line up along one direction (the paper: the output collapses to a constant), *with* it
+#   they keep their spread;
 # - show what happens when the predictor is removed or frozen at its random initialisation;
 # - test how much SimSiam depends on the batch size (paper Table 3);
 # - explain the EM-like reading of the asymmetric update.
