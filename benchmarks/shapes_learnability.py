@@ -193,7 +193,10 @@ def main() -> None:
                         help="seeds of the smoke part (default: --seeds)")
     parser.add_argument("--workers", type=int, default=1,
                         help="runs side by side (CPU seconds are per run either way)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the JSON file to merge into")
     args = parser.parse_args()
+    global OUT
+    OUT = args.out
     report: dict = {}  # only what this invocation measures: merged into the file at the end
     report["what"] = ("kNN top-1 (k=20, T=0.07; smoke: 2,048 bank / 1,000 queries) of the trained "
                       "backbone and of the same backbone untrained; wall_s and cpu_s per run "

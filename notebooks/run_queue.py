@@ -18,6 +18,7 @@ is a stored result that the next execution loads instead of retraining.
   refreshed before each chapter, so edits in progress in the working tree never reach a
   run; the results and checkpoints still land in this checkout's `results/` and `runs/`.
 - Priority: the chapters whose claims need the long runs come first (issue 11).
+- Then the benchmarks (BENCHMARKS), each resumable, each alone on the machine.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ PID_FILE = ROOT / "runs" / "queue.pid"  # one queue per checkout
 ORDER = ["05_byol", "06_simsiam", "12_comparison", "03_collapse", "01_augmentations", "02_aae",
          "07_dino", "09_barlow_twins", "11_beyond", "10_vicreg", "04_amdim",
          "08_self_classifier"]
+# After the chapters, the benchmark tables the issues ask for (12: the 3-minute runs, 15: the
+# 3-seed budget table and the time to kNN 0.50). Each is resumable: it keeps what it finished,
+# skips it when run again, and writes into this checkout's results/. They run alone, as their
+# wall-clock budgets need: the queue runs one thing at a time.
+BENCHMARKS = {
+    "shapes_minutes3": ["benchmarks/shapes_learnability.py", "--part", "minutes3",
+                        "--seeds", "0", "1", "2", "--out", "results/shapes_learnability.json"],
+    "cpu_budget": ["benchmarks/cpu_budget.py", "--seeds", "3", "--peers", "lightly",
+                   "--out", "results/cpu_budget.json"],
+    "time_to_target": ["benchmarks/time_to_target.py", "--out", "results/time_to_target.json"],
+}
 
 
 def log(message: str) -> None:
@@ -70,21 +82,26 @@ def load_state() -> dict:
     return json.loads(STATE.read_text()) if STATE.exists() else {}
 
 
-def refresh_snapshot(chapter: str) -> str:
-    """Check the snapshot out at HEAD with the chapter's revision in place; its source."""
+def refresh_snapshot(chapter: str | None) -> str | None:
+    """Check the snapshot out at HEAD with the chapter's revision (if any) in place; its
+    source."""
     if not (SNAPSHOT / ".git").exists():
         shutil.rmtree(SNAPSHOT, ignore_errors=True)
         git("worktree", "prune")
         git("worktree", "add", "--detach", str(SNAPSHOT), "HEAD")
     git("checkout", "--detach", "--force", git("rev-parse", "HEAD").strip(), cwd=SNAPSHOT)
+    if chapter is None:
+        return None
     source = committed(f"notebooks/next/{chapter}.py")
     (SNAPSHOT / "notebooks" / "src" / f"{chapter}.py").write_text(source)
     return source
 
 
-def commit_results(message: str, extra: list[Path] = ()) -> None:
-    """Commit every new or changed stored result (and `extra` files), nothing else."""
-    changed = git("status", "--porcelain", "--", "results/cpu").splitlines()
+def commit_results(message: str, extra: list[Path] = (), where: tuple[str, ...] = ("results/cpu",)
+                   ) -> None:
+    """Commit every new or changed stored result under `where` (and `extra` files), nothing
+    else."""
+    changed = git("status", "--porcelain", "--", *where).splitlines()
     paths = [line[3:] for line in changed if line[3:].endswith(".json")]
     paths += [str(p.relative_to(ROOT)) for p in extra]
     if not paths:
@@ -96,10 +113,12 @@ def commit_results(message: str, extra: list[Path] = ()) -> None:
     log(f"committed {len(paths)} file(s): {message}")
 
 
-def watch_results(stop: threading.Event, chapter: str) -> None:
+def watch_results(stop: threading.Event, chapter: str, where: tuple[str, ...] = ("results/cpu",)
+                  ) -> None:
     while not stop.wait(60):
         try:
-            commit_results(f"Stored runs ({chapter}, cpu profile): results as they finish")
+            commit_results(f"Stored runs ({chapter}, cpu profile): results as they finish",
+                           where=where)
         except Exception as error:  # never let a git hiccup stop the training
             log(f"commit failed: {error}")
 
@@ -148,6 +167,43 @@ def run_chapter(chapter: str, source: str, timeout: int) -> bool:
     return True
 
 
+def run_benchmark(name: str) -> bool:
+    """One of BENCHMARKS, from the snapshot, its results committed as they are written."""
+    argv = BENCHMARKS[name]
+    outputs = tuple(argv[i + 1] for i, a in enumerate(argv) if a == "--out")
+    env = {**os.environ, "PYTHONPATH": str(SNAPSHOT), "OMP_WAIT_POLICY": "PASSIVE",
+           "SSLKIT_BENCH_NOTE": "run by notebooks/run_queue.py, alone on the machine"}
+    started = time.perf_counter()
+    log(f"benchmark {name}: {' '.join(argv)}")
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_results, args=(stop, name, outputs), daemon=True)
+    watcher.start()
+    # the script and its code from the snapshot, its --out files in this checkout
+    command = [str(ROOT / a) if i and argv[i - 1] == "--out" else a for i, a in enumerate(argv)]
+    done = subprocess.run([sys.executable, str(SNAPSHOT / command[0]), *command[1:]],
+                          cwd=SNAPSHOT, env=env)
+    stop.set()
+    watcher.join()
+    minutes = (time.perf_counter() - started) / 60
+    ok = done.returncode == 0
+    state = load_state()
+    if ok:
+        state[f"benchmark:{name}"] = {"minutes": round(minutes, 1),
+                                      "finished": time.strftime("%Y-%m-%d %H:%M"),
+                                      "commit": git("rev-parse", "--short", "HEAD").strip()}
+        STATE.write_text(json.dumps(state, indent=1))
+    commit_results(f"Benchmark {name}: " + ("done" if ok else "results of a failed run")
+                   + f" ({minutes:.0f} min)", [STATE] if ok else [], where=outputs)
+    log(f"benchmark {name}: {'done' if ok else 'FAILED'} after {minutes:.0f} min")
+    return ok
+
+
+def pending_benchmarks() -> list[str]:
+    """BENCHMARKS not finished yet (by the queue state), in order."""
+    state = load_state()
+    return [b for b in BENCHMARKS if f"benchmark:{b}" not in state]
+
+
 def pending() -> list[str]:
     """Chapters with a committed revision in notebooks/next/, in priority order."""
     queued = {Path(p).stem for p in git("ls-files", "notebooks/next").split()}
@@ -174,6 +230,8 @@ def main(argv=None) -> int:
         state, todo = load_state(), pending()
         for chapter in todo:
             print(f"{chapter:20s} queued")
+        for name in pending_benchmarks():
+            print(f"{'benchmark:' + name:20s} queued after the chapters")
         for chapter, done in state.items():
             if chapter not in todo:
                 print(f"{chapter:20s} done {done['finished']} ({done['minutes']:.0f} min)")
@@ -189,6 +247,12 @@ def main(argv=None) -> int:
     while True:
         todo = [c for c in pending() if c not in failed]
         if not todo:
+            benchmarks = [b for b in pending_benchmarks() if b not in failed]
+            if benchmarks:
+                refresh_snapshot(None)
+                if not run_benchmark(benchmarks[0]):
+                    failed.add(benchmarks[0])
+                continue
             log("queue empty" + (f"; failed: {', '.join(sorted(failed))}" if failed else ""))
             return 1 if failed else 0
         source = refresh_snapshot(todo[0])
