@@ -179,10 +179,11 @@ plt.tight_layout()
 # %% [markdown]
 # ## What the runs show
 #
-# Two questions that this comparison can answer at any budget: does every method learn
-# something (kNN above the random backbone)? And do the two evaluation protocols agree on
-# the order of the methods? (Spearman's rank correlation: 1 for the same order, 0 for
-# unrelated orders.)
+# Three questions that this comparison can answer at any budget: does every method learn
+# something (kNN above the random backbone)? Does every method keep its representation from
+# collapsing, each by its own means (chapter 3's test, `course.collapsed`, on the features
+# $y$ the kNN reads)? And do the two evaluation protocols agree on the order of the methods?
+# (Spearman's rank correlation: 1 for the same order, 0 for unrelated orders.)
 
 # %%
 def spearman(a: list[float], b: list[float]) -> float:
@@ -197,6 +198,14 @@ course.verdict("every method learns at this budget (kNN above a random backbone'
                "than the evaluation's noise)", not below,
                f"random init {knn_random:.3f}, noise {S.knn_gap:.3f}; below the bar: "
                f"{', '.join(below) or 'none'}")
+# std_y is the std of the l2-normalised y times sqrt(D): collapsed below 0.2 (a fifth of 1)
+collapsed = [n for n in order if course.collapsed(rows[n]["std_y"] / y_query.shape[1] ** 0.5,
+                                                  y_query.shape[1])]
+course.verdict("no method collapses at its own settings: each keeps its features spread "
+               "(the course's definition, chapter 3)", not collapsed,
+               "std(y)·√D from " + f"{min(rows[n]['std_y'] for n in order):.2f} to "
+               f"{max(rows[n]['std_y'] for n in order):.2f} (collapsed below 0.2); collapsed: "
+               f"{', '.join(collapsed) or 'none'}")
 rho = spearman([rows[n]["knn"] for n in order], [rows[n]["linear"] for n in order])
 course.verdict("kNN and the linear probe rank the methods alike (Spearman >= 0.5)",
                rho >= 0.5, f"Spearman {rho:.2f} over {len(order)} methods")
