@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
 
-from sslkit import augment, course, evaluate, experiments
+from sslkit import augment, course, data, evaluate, experiments
 from sslkit.losses.vicreg import invariance_loss
 from sslkit.methods.vicreg import VICReg, VICRegConfig
 from sslkit.train.loop import random_subset
@@ -57,6 +57,31 @@ x = train_data.images[:8]
 x_a, x_b = recipe(x, torch.Generator().manual_seed(0))
 course.show_views(x, {"view a": x_a,
                    "view b": x_b}, mean=mean, std=std)
+
+# %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: VICReg three times on CIFAR-10,
+# with terms of its loss switched off (the experiment below says why), then twice at the
+# course's small "lab" size on the embedded shapes (the section on what a collapsed
+# representation keeps). The book's results are stored and reused; the chapter looks into
+# every trained network, so a stored run whose weights are not on this machine (a fresh
+# clone) trains again. The plan says which will train, and for how long on this device.
+
+# %%
+variants = {  # label: (result key, VICReg's loss coefficients that differ from its own)
+    "invariance only": ("03-collapse-0", {"std_coeff": 0.0, "cov_coeff": 0.0}),
+    "no covariance": ("03-collapse-1", {"cov_coeff": 0.0}),
+    "VICReg": ("03-collapse-2", {}),
+}
+RUNS = {key: S.config("vicreg", method_args=args) for key, args in variants.values()}
+shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
+lab_variants = {"invariance only": ("03-lab-0", {"std_coeff": 0.0, "cov_coeff": 0.0}),
+                "VICReg": ("03-lab-1", {})}
+LAB_RUNS = {key: S.config("vicreg", "lab", method_args=args)
+            for key, args in lab_variants.values()}
+(experiments.plan(RUNS, train_data=train_data, test_data=test_data, need_model=True)
+ + experiments.plan(LAB_RUNS, train_data=shapes_train, test_data=shapes_test, need_model=True))
 
 # %% [markdown]
 # ## The idea, and the cheat
@@ -204,17 +229,9 @@ plot_spectra(synthetic, "synthetic embeddings")
 # We keep the trained networks (`need_model=True`) to embed held-out images afterwards.
 
 # %%
-variants = {
-    "invariance only": {"std_coeff": 0.0, "cov_coeff": 0.0},
-    "no covariance": {"cov_coeff": 0.0},
-    "VICReg": {},
-}
-runs = {
-    label: experiments.run(f"03-collapse-{i}",
-                           S.config("vicreg", method_args=args),
-                           train_data=train_data, test_data=test_data, need_model=True)
-    for i, (label, args) in enumerate(variants.items())
-}
+runs = {label: experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data,
+                               need_model=True)
+        for label, (key, _) in variants.items()}
 for run in runs.values():
     print(run.caption())
 
@@ -288,24 +305,30 @@ plt.tight_layout()
 # ## What the runs show
 #
 # The claims, checked against the held-out numbers above (computed from this run, not
-# written by hand; at the `smoke` size the runs are too short to show them):
+# written by hand; at the `smoke` size the runs are too short to show them). The words have
+# the course's one meaning (`sslkit.course`): *collapsed* is a std of the
+# $\ell_2$-normalised $z$ below a fifth of $1/\sqrt{d}$, or a raw spread (mean
+# per-dimension std) below 0.1; one run is *better* than another when its kNN is higher by
+# more than the evaluation's noise (`S.knn_gap`).
 
 # %%
 ref = final["VICReg"]["reference_std"]
 inv, nocov, full = final["invariance only"], final["no covariance"], final["VICReg"]
 course.verdict("the invariance term alone collapses the embedding to (nearly) one point",
-               inv["std"] < 0.2 * ref or inv["raw_std"] < 0.05,
+               course.collapsed(inv["std"], round(ref ** -2), mean_std=inv["raw_std"]),
                f"std of l2-normalised z {inv['std']:.4f} (1/sqrt(d) = {ref:.4f}), "
                f"std of raw z {inv['raw_std']:.3g} (VICReg: {full['raw_std']:.3g})")
 course.verdict("the collapsed network is a worse feature extractor (kNN)",
-               inv["knn"] < full["knn"] - S.knn_gap,
+               S.better(full["knn"], inv["knn"]),
                f"kNN {inv['knn']:.3f} vs {full['knn']:.3f}")
 course.verdict("full VICReg keeps the std near 1/sqrt(d)", full["std"] > 0.5 * ref,
                f"std {full['std']:.4f} vs {ref:.4f}")
 course.verdict("without the covariance term the rank falls (dimensional collapse) ...",
                nocov["effective_rank"] < 0.5 * full["effective_rank"],
                f"effective rank {nocov['effective_rank']:.1f} vs {full['effective_rank']:.1f}")
-course.verdict("... while the std does not (no complete collapse)", nocov["std"] > 0.5 * ref,
+course.verdict("... while the std does not (no complete collapse)",
+               nocov["std"] > 0.5 * ref
+               and not course.collapsed(nocov["std"], round(ref ** -2), mean_std=nocov["raw_std"]),
                f"std {nocov['std']:.4f} vs 1/sqrt(d) = {ref:.4f}")
 course.verdict("a collapsed embedding has small alignment but uniformity near 0",
                inv["alignment"] < full["alignment"] and inv["uniformity"] > 0.5 * full["uniformity"],
@@ -331,11 +354,78 @@ course.verdict("a collapsed embedding has small alignment but uniformity near 0"
 # monitor should log the rank and not only the std.
 
 # %% [markdown]
+# ## What a collapsed representation keeps: the shapes laboratory
+#
+# The std and the rank say *that* a representation collapsed; they do not say what is left
+# in it. On the embedded shapes every factor of every image is known (the shape, which is
+# the class, its colour, position, size, rotation, and the background's hue and texture),
+# so we can ask: which of them can a kNN probe still read from a network
+# (`sslkit.evaluate.probe_model`)? Two runs of the course's "lab" size (150 steps of 64
+# images with the "shapes" recipe, which repaints the object and the background in every
+# view, so the shape is all the views share): full VICReg and the invariance term alone.
+# We probe both the backbone's features $h$, what a downstream task would use, and the
+# embedding $z$ the loss sees, beside the same network untrained.
+
+# %%
+from torch import nn
+from sslkit.train.loop import set_up
+
+lab_runs = {label: experiments.run(key, LAB_RUNS[key], train_data=shapes_train,
+                                   test_data=shapes_test, need_model=True)
+            for label, (key, _) in lab_variants.items()}
+for run in lab_runs.values():
+    print(run.caption())
+untrained = set_up(S.config("vicreg", "lab"), shapes_train, shapes_test)
+
+
+def lab_probes(method):
+    """Factor probes of the backbone features h and of the embedding z = expander(h)."""
+    probe = lambda model: evaluate.probe_model(model, shapes_train, shapes_test,  # noqa: E731
+                                               untrained.mean, untrained.std)
+    return probe(method.backbone), probe(nn.Sequential(method.backbone, method.expander))
+
+
+networks = {"untrained": untrained.method, **{k: r.method for k, r in lab_runs.items()}}
+probed = {label: lab_probes(method) for label, method in networks.items()}
+h_probes = {f"h: {label}": p[0] for label, p in probed.items()}
+z_probes = {f"z: {label}": p[1] for label, p in probed.items()}
+Markdown("kNN probe accuracy of each factor (1,000 held-out images), from the backbone "
+         "features h and from the embedding z:\n\n" + evaluate.probes_table({**h_probes, **z_probes}))
+
+# %% [markdown]
+# Read the class row first: it is the content, the one thing both views of an image share.
+# Then the style rows (hue, background hue, background texture), which the recipe redraws in
+# every view. A healthy run should move $h$ and $z$ towards the class and away from the
+# style. A collapsed embedding has nothing left to probe, whatever its backbone computes;
+# and since the gradient through a collapsed head vanishes, the backbone under it stays
+# close to where it started, so its $h$ keeps the untrained network's colours and little
+# shape. The verdicts below check each of these readings against the table.
+
+# %%
+lab_gap = course.noise_gap(1000)  # the probes' held-out images
+acc = {label: {f: r[f]["accuracy"] for f in r} for label, r in {**h_probes, **z_probes}.items()}
+course.verdict("the collapsed embedding z reads the shape worse than VICReg's",
+               acc["z: VICReg"]["class"] > acc["z: invariance only"]["class"] + lab_gap,
+               f"class from z: {acc['z: invariance only']['class']:.2f} (invariance only) vs "
+               f"{acc['z: VICReg']['class']:.2f} (VICReg); noise {lab_gap:.3f}")
+course.verdict("under a collapsed head the backbone learns no shape (h no better than "
+               "untrained)",
+               acc["h: invariance only"]["class"] <= acc["h: untrained"]["class"] + lab_gap,
+               f"class from h: {acc['h: invariance only']['class']:.2f} vs untrained "
+               f"{acc['h: untrained']['class']:.2f}; VICReg {acc['h: VICReg']['class']:.2f}")
+course.verdict("what the collapsed run's backbone keeps is style: it reads the object's hue "
+               "better than VICReg's backbone does",
+               acc["h: invariance only"]["hue"] > acc["h: VICReg"]["hue"] + lab_gap,
+               f"hue from h: {acc['h: invariance only']['hue']:.2f} vs VICReg "
+               f"{acc['h: VICReg']['hue']:.2f} (chance {probed['VICReg'][0]['hue']['chance']:.2f})")
+
+# %% [markdown]
 # ## Which claims reproduced
 #
 # Every claim this chapter checked, in one table (computed from the verdicts above):
 
 # %%
+display(Markdown(course.run_lengths(runs, "03_collapse")))
 course.verdict_summary(S)
 
 # %% [markdown]
@@ -345,10 +435,14 @@ course.verdict_summary(S)
 #   embeddings together.
 # - The distance alone has a trivial minimum: a constant embedding. Every method in this
 #   course is a way to rule it out.
-# - Complete collapse: std of the $\ell_2$-normalised embedding far below $1/\sqrt{d}$ (or a
-#   vanishing raw std), effective rank near 1, uniformity near 0.
+# - Complete collapse: std of the $\ell_2$-normalised embedding far below $1/\sqrt{d}$, or a
+#   vanishing raw std when the embedding shrinks towards the origin; uniformity near 0. The
+#   effective rank need not fall: it reads the shape of the cloud, not its size (a cloud
+#   shrinking to the origin can keep a high rank; read the table above for our run's).
 # - Dimensional collapse: the std looks fine, but the effective rank is low and the
 #   singular-value spectrum drops after a few values.
+# - On data whose factors are known, a probe per factor shows what a representation keeps;
+#   the shapes laboratory shows it for a collapsed run beside a healthy one.
 #
 # ## Exercises
 #
@@ -356,85 +450,131 @@ course.verdict_summary(S)
 # :label: ex-collapse-std
 # Write `my_std_of_l2_normalized(z)` for an embedding `z` of shape `(N, D)`: normalise each
 # row to unit length, take the (unbiased) std of each dimension over the batch, and return
-# the mean over dimensions as a float. Check it with
+# the mean over dimensions as a float. Running the cell below checks it with
 # `sslkit.checkers.check_std_of_l2_normalized(my_std_of_l2_normalized)`.
 # ```
-#
-# ````{solution} ex-collapse-std
-# :class: dropdown
-# ```python
-# import torch.nn.functional as F
-# def my_std_of_l2_normalized(z):
-#     z = F.normalize(z, dim=1)  # each row to unit length
-#     return z.std(dim=0).mean().item()  # std over the batch, mean over dimensions
-# ```
-# ````
-#
+
+# %%
+from sslkit import checkers
+
+
+def my_std_of_l2_normalized(z):
+    """z: (N, D) -> float: rows to unit length, std over the batch, mean over dimensions."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_std_of_l2_normalized(my_std_of_l2_normalized)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_std_of_l2_normalized(z):
+    z = F.normalize(z, dim=1)  # each row to unit length
+    return z.std(dim=0).mean().item()  # std over the batch, mean over dimensions
+
+
+assert checkers.check_std_of_l2_normalized(my_std_of_l2_normalized)
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-collapse-rank
 # Write `my_effective_rank(z)`: the singular values $\sigma$ of `z` (not centred), the
 # distribution $p = \sigma / \sum \sigma + \epsilon$ with $\epsilon = 10^{-7}$ (RankMe's
-# guard against $\log 0$), and $\exp(-\sum_k p_k \log p_k)$. Check it with
-# `sslkit.checkers.check_effective_rank(my_effective_rank)`. What does it return for a
-# constant embedding, and why not 0?
+# guard against $\log 0$), and $\exp(-\sum_k p_k \log p_k)$. Running the cell below checks
+# it with `sslkit.checkers.check_effective_rank(my_effective_rank)`. What does it return for
+# a constant embedding, and why not 0?
 # ```
-#
-# ````{solution} ex-collapse-rank
-# :class: dropdown
-# ```python
-# def my_effective_rank(z):
-#     s = torch.linalg.svdvals(z.double())
-#     p = s / s.sum() + 1e-7
-#     return torch.exp(-(p * p.log()).sum()).item()
-# ```
-# A constant embedding is the matrix $\mathbf{1} c^\top$ of rank 1: one non-zero singular
-# value, $p = (1, 0, \dots)$, entropy 0, effective rank $e^0 = 1$. Centring first would make
-# it the zero matrix, whose "spectrum" is all zeros; RankMe does not centre, so a single
-# point counts as one direction.
-# ````
-#
+
+# %%
+def my_effective_rank(z):
+    """z: (N, D) -> float: exp of the entropy of the normalised singular values of z."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_effective_rank(my_effective_rank)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_effective_rank(z):
+    s = torch.linalg.svdvals(z.double())
+    p = s / s.sum() + 1e-7
+    return torch.exp(-(p * p.log()).sum()).item()
+
+
+assert checkers.check_effective_rank(my_effective_rank)
+print("constant embedding:", my_effective_rank(torch.randn(1, 16).expand(64, 16)))
+# A constant embedding is the matrix 1 c^T of rank 1: one non-zero singular value,
+# p = (1, 0, ...), entropy 0, effective rank e^0 = 1 (the epsilon moves it a little). Centring
+# first would make it the zero matrix, whose "spectrum" is all zeros; RankMe does not
+# centre, so a single point counts as one direction.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-collapse-reference
 # Check the $1/\sqrt{d}$ reference numerically: draw `z = torch.randn(4096, d)` for
 # $d = 16, 64, 256, 1024$ and compare `sslkit.evaluate.std_of_l2_normalized(z)` with
 # $1/\sqrt{d}$. Then add a constant offset, `z + 3`, and explain the new value.
 # ```
-#
-# ````{solution} ex-collapse-reference
-# :class: dropdown
-# ```python
-# for d in (16, 64, 256, 1024):
-#     z = torch.randn(4096, d)
-#     print(d, evaluate.std_of_l2_normalized(z), d ** -0.5,
-#           evaluate.std_of_l2_normalized(z + 3))
-# ```
-# The isotropic values match $1/\sqrt{d}$ closely. With the offset, every vector points
-# roughly along $(1, \dots, 1)$, so the normalised vectors bunch together on the sphere and
-# the std drops (to about $1/\sqrt{10 d}$ here, since the offset has norm $3\sqrt{d}$ against
-# a spread of $\sqrt{d}$). The std measures spread *around the mean direction*: an embedding
-# that moved away from the origin looks partly collapsed even though it carries the same
-# information, one reason to read it next to the effective rank.
-# ````
-#
+
+# %%
+# your code here
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+g = torch.Generator().manual_seed(0)
+print("    d   std(z)   1/sqrt(d)   std(z + 3)   1/sqrt(10 d)")
+for d in (16, 64, 256, 1024):
+    z = torch.randn(4096, d, generator=g)
+    print(f"{d:5d}   {evaluate.std_of_l2_normalized(z):.4f}   {d ** -0.5:.4f}      "
+          f"{evaluate.std_of_l2_normalized(z + 3):.4f}       {(10 * d) ** -0.5:.4f}")
+# The isotropic values follow 1/sqrt(d). With the offset, every vector points roughly
+# along (1, ..., 1): the normalised vectors bunch together on the sphere and the std drops,
+# towards 1/sqrt(10 d), since the offset has norm 3 sqrt(d) against a spread of sqrt(d)
+# (norm about sqrt(10 d) in all). The std measures spread *around the mean direction*: an
+# embedding that moved away from the origin looks partly collapsed even though it carries
+# the same information, one reason to read it next to the effective rank.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-collapse-cosine
 # Replace the MSE by the negative cosine similarity: train SimSiam without its stop-gradient
-# and without predictor, `TrainConfig(method="simsiam", method_args={"stop_gradient": False,
+# and without predictor, `S.config("simsiam", method_args={"stop_gradient": False,
 # "predictor": "none"})`, and plot `std_l2` and `rank`. Which of the two diagnostics sees
-# the collapse? (Hint: look at the last layer of SimSiam's projector.)
+# the collapse? (Hint: look at the last layer of SimSiam's projector, and ask what it
+# does and does not prevent.)
+# ```
+
+# %%
+# your code here: experiments.run(...) on that config, then course.plot_curves
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# run = experiments.run("03-ex-cosine", S.config("simsiam", method_args={
+#     "stop_gradient": False, "predictor": "none"}), train_data=train_data, test_data=test_data)
+# fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+# course.plot_curves({"cosine, no sg": run}, "std_l2", ax=axes[0], reference=0.2 * dim ** -0.5,
+#                    reference_label="collapse line")
+# course.plot_curves({"cosine, no sg": run}, "rank", ax=axes[1])
 # ```
 #
-# ```{solution} ex-collapse-cosine
-# :class: dropdown
-# The effective rank falls quickly while the std of the normalised output barely moves.
-# SimSiam's projector ends with a BatchNorm without affine parameters, so in training mode
-# every dimension of $z$ has mean 0 and variance 1 over the batch by construction: the
-# embedding cannot become a constant point. It collapses the only way left to it, by making
-# its dimensions copies of a few shared features (all dimensions equal up to sign gives
-# $\hat z = \pm c$, two points). That is dimensional collapse, visible in the rank and the
-# spectrum but nearly invisible to the std.
-# ```
+# This chapter did not store that run; chapter 6 stores a close one, SimSiam without the
+# stop-gradient but with its predictor, and its curves and verdicts show what happened
+# there. The hint is a trap worth falling into: SimSiam's projector ends with a BatchNorm
+# without affine parameters, so in training mode every dimension of $z$ has mean 0 and
+# variance 1 over the batch, and one might conclude that the embedding cannot become a
+# constant. But BatchNorm only fixes two moments per dimension. A batch in which nearly
+# every image lands on the *same* point and a few outliers carry all the variance
+# satisfies both, and so does a batch whose embeddings line up along a few directions.
+# How to read your two curves: a std of the $\ell_2$-normalised output far below
+# $1/\sqrt{d}$ means the normalised embeddings of almost all images coincide; an effective
+# rank that falls while the std stays up means they line up along a few directions, which
+# only the rank sees. BatchNorm makes a perfectly constant output impossible, not a
+# collapsed one.
 #
+# </details>
+
+# %% [markdown]
 # ## References
 #
 # - J. Bromley, I. Guyon, Y. LeCun, E. Säckinger, R. Shah. *Signature Verification using a
