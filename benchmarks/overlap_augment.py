@@ -25,28 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from sslkit import data as sdata
-from sslkit.methods import get_method
-from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
-from sslkit.train.loop import (Run, _train_step, _views, build_run_backbone, build_run_recipe,
-                               device_description, resolve_device)
+from sslkit.train import TrainConfig
+from sslkit.train.loop import Run, _train_step, _views, device_description, resolve_device, set_up
 
 
 def make_run(name: str, profile: str, data: sdata.ImageData, device: torch.device) -> Run:
-    spec = get_method(name)
-    cfg = TrainConfig(method=name, profile=profile).resolved(spec.train_defaults)
-    torch.manual_seed(0)
-    method = spec.module(build_run_backbone(cfg, data.image_size),
-                         spec.config(**cfg.method_args)).to(device)
-    mean, std = data.mean_std()
-    lr = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, 10_000, cfg.warmup_steps)
-    optimizer = build_optimizer(cfg.optimizer, method, lr=float(lr[0]),
-                                weight_decay=cfg.weight_decay)
-    method.on_train_start(10_000)
-    method.train()
-    return Run(cfg=cfg, method=method, step_fn=method,
-               recipe=build_run_recipe(cfg, method, data.image_size, mean, std),
-               optimizer=optimizer, lr_schedule=lr, images=data.images.to(device),
-               train_data=data, test_data=data, mean=mean, std=std, device=device)
+    """The run exactly as `train` sets it up (channels-last, recipe, optimiser, schedules)."""
+    run = set_up(TrainConfig(method=name, profile=profile), data, data, device=device)
+    run.method.train()
+    return run
 
 
 def step_on(run: Run, step: int, views: list[torch.Tensor]) -> None:

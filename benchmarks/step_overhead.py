@@ -29,10 +29,9 @@ import torch
 from torch import nn
 
 from sslkit import data as sdata
-from sslkit.methods import METHODS, get_method
-from sslkit.train import TrainConfig, build_optimizer, warmup_cosine
-from sslkit.train.loop import (Run, _train_step, build_run_backbone, build_run_recipe,
-                               device_description, resolve_device)
+from sslkit.methods import METHODS
+from sslkit.train import TrainConfig
+from sslkit.train.loop import _train_step, device_description, resolve_device, set_up
 
 
 def _median_time(fn, repeats: int, device: torch.device) -> float:
@@ -65,23 +64,12 @@ def _first_image_layer(backbone: nn.Module) -> nn.Module:
 
 def measure(name: str, profile: str, data: sdata.ImageData, device: torch.device,
             repeats: int) -> dict:
-    spec = get_method(name)
-    cfg = TrainConfig(method=name, profile=profile).resolved(spec.train_defaults)
-    torch.manual_seed(0)
-    backbone = build_run_backbone(cfg, data.image_size)
-    method = spec.module(backbone, spec.config(**cfg.method_args)).to(device)
-    mean, std = data.mean_std()
-    recipe = build_run_recipe(cfg, method, data.image_size, mean, std)
-    steps = 1000
-    lr = warmup_cosine(cfg.lr * cfg.batch_size / 256, 0.0, steps, cfg.warmup_steps)
-    optimizer = build_optimizer(cfg.optimizer, method, lr=float(lr[0]),
-                                weight_decay=cfg.weight_decay)
-    method.on_train_start(steps)
+    # the run exactly as `train` sets it up (channels-last on CPU and CUDA, its recipe,
+    # optimiser and schedules), so the step timed here is the loop's own
+    run = set_up(TrainConfig(method=name, profile=profile), data, data, device=device)
+    cfg, method, recipe, optimizer = run.cfg, run.method, run.recipe, run.optimizer
     method.train()
-    images = data.images.to(device)
-    run = Run(cfg=cfg, method=method, step_fn=method, recipe=recipe, optimizer=optimizer,
-              lr_schedule=lr, images=images, train_data=data, test_data=data, mean=mean,
-              std=std, device=device)  # fp32, NCHW, one process
+    images = run.images
 
     def step(i):
         _train_step(run, i)
@@ -100,6 +88,8 @@ def measure(name: str, profile: str, data: sdata.ImageData, device: torch.device
         outputs = []
         for b, shape, grad in calls:
             x = torch.randn(shape, device=device)
+            if run.channels_last:  # the layout the loop gives the backbone
+                x = x.contiguous(memory_format=torch.channels_last)
             with torch.set_grad_enabled(grad):
                 y = b(x)
             if grad:
@@ -128,7 +118,7 @@ def measure(name: str, profile: str, data: sdata.ImageData, device: torch.device
             "head_parameter_share": head_params / all_params,
             "backbone_passes": [f"{'grad' if g else 'no-grad'} {s}" for _, s, g in calls],
             "batch_size": cfg.batch_size, "backbone": cfg.backbone,
-            "view_size": cfg.view_size}
+            "view_size": cfg.view_size, "channels_last": run.channels_last}
 
 
 def main() -> None:
