@@ -448,9 +448,9 @@ course.verdict_summary(S)
 # - Nearest-neighbour retrieval in a codebook of clean templates turns such a code into an
 #   orientation estimator that needs no labelled real images.
 # - The invariance is trained only for the augmented nuisances: nothing asks the code to
-#   ignore one you did not augment. Adding new backgrounds and occluders to the inputs, as
-#   the paper does, is how the code is taught to ignore those too (the verdicts above say
-#   how much it helped here).
+#   ignore one you did not augment. The paper adds new backgrounds and occluders to the
+#   inputs to teach the code to ignore those too; whether that helped here, and at what
+#   length of training, the verdicts above say.
 # - Unlike the joint-embedding methods of the next chapters, reconstruction cannot collapse,
 #   but it spends capacity on pixel detail that a representation may not need.
 #
