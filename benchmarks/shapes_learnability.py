@@ -184,6 +184,7 @@ def probes(seed: int) -> dict:
 
 
 def main() -> None:
+    global OUT  # --out: the file every part merges into
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", nargs="+", default=["main"],
                         choices=["main", "smoke", "old", "minutes3", "probes"])
@@ -195,7 +196,6 @@ def main() -> None:
                         help="runs side by side (CPU seconds are per run either way)")
     parser.add_argument("--out", type=Path, default=OUT, help="the JSON file to merge into")
     args = parser.parse_args()
-    global OUT
     OUT = args.out
     report: dict = {}  # only what this invocation measures: merged into the file at the end
     report["what"] = ("kNN top-1 (k=20, T=0.07; smoke: 2,048 bank / 1,000 queries) of the trained "
