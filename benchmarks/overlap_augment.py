@@ -36,20 +36,6 @@ def make_run(name: str, profile: str, data: sdata.ImageData, device: torch.devic
     return run
 
 
-def step_on(run: Run, step: int, views: list[torch.Tensor]) -> None:
-    """`_train_step` with its views given (the same body)."""
-    lr = float(run.lr_schedule[step])
-    for group in run.optimizer.param_groups:
-        group["lr"] = lr
-    output = run.step_fn(views, step)
-    run.optimizer.zero_grad(set_to_none=True)
-    output.loss.backward()
-    if hasattr(run.method, "after_backward"):
-        run.method.after_backward(step)
-    run.optimizer.step()
-    run.method.after_optimizer_step(step)
-
-
 def block(run: Run, start: int, steps: int, overlap: bool) -> float:
     """Seconds per step over `steps` steps from `start`."""
     t = time.perf_counter()
@@ -63,7 +49,7 @@ def block(run: Run, start: int, steps: int, overlap: bool) -> float:
                 views = upcoming.result()
                 if i + 1 < start + steps:
                     upcoming = pool.submit(_views, run, i + 1)
-                step_on(run, i, views)
+                _train_step(run, i, views=views)
     return (time.perf_counter() - t) / steps
 
 

@@ -231,7 +231,8 @@ def main() -> None:
                 # resumable: each run is written as it finishes, and a (method, seed) already
                 # on disk is kept, unless its entry carries a note (stale settings)
                 stored = json.loads(OUT.read_text()).get("minutes3", {}) if OUT.exists() else {}
-                kept = [] if "note" in stored.get(method, {"note": ""}) else stored[method]["runs"]
+                entry = stored.get(method, {})
+                kept = [] if "note" in entry else entry.get("runs", [])
                 if any(r["seed"] == seed for r in kept):
                     continue
                 runs = sorted(kept + [three_minute_run(method, seed)], key=lambda r: r["seed"])

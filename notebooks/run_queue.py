@@ -123,22 +123,38 @@ def watch_results(stop: threading.Event, chapter: str, where: tuple[str, ...] = 
             log(f"commit failed: {error}")
 
 
-def run_chapter(chapter: str, source: str, timeout: int) -> bool:
-    env = {**os.environ, "SSLKIT_RESULTS": str(ROOT / "results"),
-           "PYTHONPATH": str(SNAPSHOT), "OMP_WAIT_POLICY": "PASSIVE"}
+def run_in_snapshot(name: str, command: list[str], env: dict[str, str],
+                    where: tuple[str, ...] = ("results/cpu",)) -> tuple[int, float]:
+    """Run `command` (a script of the snapshot and its arguments) in the snapshot, its code
+    first on the path, committing the results under `where` as they are written; its exit
+    status and minutes."""
     started = time.perf_counter()
-    log(f"{chapter}: executing at profile cpu from {git('rev-parse', '--short', 'HEAD')}")
     stop = threading.Event()
-    watcher = threading.Thread(target=watch_results, args=(stop, chapter), daemon=True)
+    watcher = threading.Thread(target=watch_results, args=(stop, name, where), daemon=True)
     watcher.start()
-    done = subprocess.run([sys.executable, str(SNAPSHOT / "notebooks" / "build.py"), chapter,
-                           "--execute", "--profile", "cpu", "--timeout", str(timeout)],
-                          cwd=SNAPSHOT, env=env)
+    done = subprocess.run([sys.executable, str(SNAPSHOT / command[0]), *command[1:]],
+                          cwd=SNAPSHOT, env={**os.environ, "PYTHONPATH": str(SNAPSHOT),
+                                             "OMP_WAIT_POLICY": "PASSIVE", **env})
     stop.set()
     watcher.join()
-    minutes = (time.perf_counter() - started) / 60
-    if done.returncode:
-        log(f"{chapter}: FAILED after {minutes:.0f} min (exit {done.returncode})")
+    return done.returncode, (time.perf_counter() - started) / 60
+
+
+def mark_done(key: str, minutes: float) -> None:
+    """Record in the queue state that `key` (a chapter, or benchmark:<name>) finished."""
+    state = load_state()
+    state[key] = {"minutes": round(minutes, 1), "finished": time.strftime("%Y-%m-%d %H:%M"),
+                  "commit": git("rev-parse", "--short", "HEAD").strip()}
+    STATE.write_text(json.dumps(state, indent=1))
+
+
+def run_chapter(chapter: str, source: str, timeout: int) -> bool:
+    log(f"{chapter}: executing at profile cpu from {git('rev-parse', '--short', 'HEAD')}")
+    returncode, minutes = run_in_snapshot(
+        chapter, ["notebooks/build.py", chapter, "--execute", "--profile", "cpu",
+                  "--timeout", str(timeout)], {"SSLKIT_RESULTS": str(ROOT / "results")})
+    if returncode:
+        log(f"{chapter}: FAILED after {minutes:.0f} min (exit {returncode})")
         commit_results(f"Stored runs ({chapter}, cpu profile): results of a failed execution")
         return False
     if committed(f"notebooks/next/{chapter}.py") != source:
@@ -156,10 +172,7 @@ def run_chapter(chapter: str, source: str, timeout: int) -> bool:
     else:  # edits made while it ran, not committed yet: they stay, as the next revision
         log(f"{chapter}: kept the uncommitted edits in {nxt.relative_to(ROOT)} (commit them to "
             f"queue it again)")
-    state = load_state()
-    state[chapter] = {"minutes": round(minutes, 1), "finished": time.strftime("%Y-%m-%d %H:%M"),
-                      "commit": git("rev-parse", "--short", "HEAD").strip()}
-    STATE.write_text(json.dumps(state, indent=1))
+    mark_done(chapter, minutes)
     commit_results(f"Chapter {chapter} executed at the cpu profile ({minutes:.0f} min); its "
                    f"revision moves from notebooks/next/ to notebooks/src/",
                    [notebook, src / f"{chapter}.py", nxt, STATE])
@@ -170,28 +183,16 @@ def run_chapter(chapter: str, source: str, timeout: int) -> bool:
 def run_benchmark(name: str) -> bool:
     """One of BENCHMARKS, from the snapshot, its results committed as they are written."""
     argv = BENCHMARKS[name]
-    outputs = tuple(argv[i + 1] for i, a in enumerate(argv) if a == "--out")
-    env = {**os.environ, "PYTHONPATH": str(SNAPSHOT), "OMP_WAIT_POLICY": "PASSIVE",
-           "SSLKIT_BENCH_NOTE": "run by notebooks/run_queue.py, alone on the machine"}
-    started = time.perf_counter()
     log(f"benchmark {name}: {' '.join(argv)}")
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch_results, args=(stop, name, outputs), daemon=True)
-    watcher.start()
+    outputs = tuple(argv[i + 1] for i, a in enumerate(argv) if a == "--out")
     # the script and its code from the snapshot, its --out files in this checkout
     command = [str(ROOT / a) if i and argv[i - 1] == "--out" else a for i, a in enumerate(argv)]
-    done = subprocess.run([sys.executable, str(SNAPSHOT / command[0]), *command[1:]],
-                          cwd=SNAPSHOT, env=env)
-    stop.set()
-    watcher.join()
-    minutes = (time.perf_counter() - started) / 60
-    ok = done.returncode == 0
-    state = load_state()
+    returncode, minutes = run_in_snapshot(
+        name, command, {"SSLKIT_BENCH_NOTE": "run by notebooks/run_queue.py, alone on the machine"},
+        where=outputs)
+    ok = returncode == 0
     if ok:
-        state[f"benchmark:{name}"] = {"minutes": round(minutes, 1),
-                                      "finished": time.strftime("%Y-%m-%d %H:%M"),
-                                      "commit": git("rev-parse", "--short", "HEAD").strip()}
-        STATE.write_text(json.dumps(state, indent=1))
+        mark_done(f"benchmark:{name}", minutes)
     commit_results(f"Benchmark {name}: " + ("done" if ok else "results of a failed run")
                    + f" ({minutes:.0f} min)", [STATE] if ok else [], where=outputs)
     log(f"benchmark {name}: {'done' if ok else 'FAILED'} after {minutes:.0f} min")

@@ -348,15 +348,17 @@ def set_up(cfg: TrainConfig, train_data: sdata.ImageData | None = None,
                channels_last=channels_last, rank=rank, world=world)
 
 
-def _train_step(run: Run, step: int, at: int | None = None):
+def _train_step(run: Run, step: int, at: int | None = None,
+                views: list[torch.Tensor] | None = None):
     """One optimiser step; its randomness comes only from (seed, step). The schedules (the
     learning rate here, the method's own through the step it is given) are read at index
-    `at`: `step` itself unless a time budget places it elsewhere (`Run.schedule_index`)."""
+    `at`: `step` itself unless a time budget places it elsewhere (`Run.schedule_index`).
+    `views`: this step's views made beforehand (`_views(run, step)`), else made here."""
     at = step if at is None else at
     lr = float(run.lr_schedule[at])
     for group in run.optimizer.param_groups:  # fix_lr: SimSiam's --fix-pred-lr predictor
         group["lr"] = run.cfg.lr * run.cfg.batch_size / 256 if group.get("fix_lr") else lr
-    views = _views(run, step)
+    views = _views(run, step) if views is None else views
     with run.autocast:
         output = run.step_fn(views, at)
     run.optimizer.zero_grad(set_to_none=True)
