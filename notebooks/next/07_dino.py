@@ -572,7 +572,9 @@ course.verdict_summary(S)
 # - The loss splits into the teacher's entropy plus the KL to the student. Collapse shows as
 #   a KL of zero; the entropy says which kind: $\log K$ (uniform, centring alone) or 0 (one
 #   dimension, sharpening alone). Together they balance.
-# - Local crops teach the student to infer the whole from a part, at little cost.
+# - Local crops ask the student to infer the whole image from a small part of it, and
+#   add work to every step. Whether they paid for it in our eight-epoch runs is what
+#   the two local-crop verdicts above say.
 # - The paper: with a ViT, the [CLS] attention of the last layer outlines the object,
 #   without labels. Whether our far shorter ViT run moved the attention onto the object,
 #   and how far, are the two ViT verdicts above.
