@@ -21,6 +21,7 @@ Parts (--part, any of them; default main):
 
     python benchmarks/shapes_learnability.py --part main smoke probes --seeds 0 1 2
     python benchmarks/shapes_learnability.py --part minutes3 --seeds 0 1 2
+    python benchmarks/shapes_learnability.py --table      # benchmarks/README.md's table
 Writes results/shapes_learnability.json (merged with the parts already there).
 """
 
@@ -195,8 +196,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="runs side by side (CPU seconds are per run either way)")
     parser.add_argument("--out", type=Path, default=OUT, help="the JSON file to merge into")
+    parser.add_argument("--table", action="store_true",
+                        help="print the 3-minute table (Markdown) from --out, and train nothing")
     args = parser.parse_args()
     OUT = args.out
+    if args.table:
+        print(minutes3_table(json.loads(OUT.read_text()).get("minutes3", {})))
+        return
     report: dict = {}  # only what this invocation measures: merged into the file at the end
     report["what"] = ("kNN top-1 (k=20, T=0.07; smoke: 2,048 bank / 1,000 queries) of the trained "
                       "backbone and of the same backbone untrained; wall_s and cpu_s per run "
@@ -246,6 +252,38 @@ def main() -> None:
         report["probes"] = probes(args.seeds[0])
         print(json.dumps(report["probes"], indent=1))
     write_merged(report)
+
+
+def minutes3_table(minutes3: dict, target: float = 0.20, seeds: int = 3) -> str:
+    """benchmarks/README.md's 3-minute table and its summary lines, from the JSON's part."""
+    if not minutes3:
+        return "no 3-minute runs stored yet (--part minutes3)"
+    rows = ["| method | seeds | steps (per seed) | untrained | trained | gain, mean | "
+            "gain per seed |", "|---|---|---|---|---|---|---|"]
+    gains = {}
+    for method in JOINT_EMBEDDING:
+        entry = minutes3.get(method)
+        if not entry:
+            continue
+        runs = entry["runs"]
+        gains[method] = [r["trained"] - r["untrained"] for r in runs]
+        rows.append(f"| {method} | {len(runs)} | {', '.join(str(r['steps']) for r in runs)} | "
+                    f"{entry['untrained']:.3f} | {entry['trained']:.3f} | {entry['gain']:+.3f} | "
+                    f"{', '.join(f'{g:+.3f}' for g in gains[method])} |")
+    full = [m for m, g in gains.items() if len(g) >= seeds]
+    fewer = [f"{m} ({len(g)})" for m, g in gains.items() if len(g) < seeds]
+    missing = [m for m in JOINT_EMBEDDING if m not in gains]
+    smallest = min(min(g) for g in gains.values())
+    lines = [f"- **{seeds} seeds for {len(full)} of {len(JOINT_EMBEDDING)} methods**"
+             + (f": {', '.join(full)}." if fewer or missing else ".")]
+    if fewer:
+        lines.append(f"- **Fewer seeds so far (how many):** {', '.join(fewer)}.")
+    if missing:
+        lines.append(f"- **Not measured yet:** {', '.join(missing)}.")
+    met = [m for m in gains if sum(gains[m]) / len(gains[m]) >= target]
+    lines.append(f"- **Mean gain {target:+.2f} or more for {len(met)} of {len(gains)} measured "
+                 f"methods.** The smallest single gain is {smallest:+.3f}.")
+    return "\n".join(rows) + "\n\n" + "\n".join(lines)
 
 
 def write_merged(report: dict) -> None:
