@@ -25,6 +25,9 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scorecard.py, next to this file
+import scorecard  # noqa: E402
+
 
 def repository_url() -> str:
     """The repository URL from `_config.yml`, the one place it is set."""
@@ -108,6 +111,8 @@ def main(argv=None) -> int:
     if stale:
         print("out of date (run python notebooks/build.py):", ", ".join(stale))
         return 1
+    if not args.check and scorecard.write(ROOT):  # the page that collects the verdicts
+        print("wrote book/scorecard.md")
     return 0
 
 

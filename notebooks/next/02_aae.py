@@ -437,6 +437,13 @@ course.verdict(
 # "AAE" and "AAE + backgrounds" rows of the table on the cluttered and occluded columns.
 
 # %% [markdown]
+# How long the runs behind this chapter's verdicts trained, and how to make them again:
+
+# %%
+display(Markdown(course.run_lengths(
+    {r.key: r for r in runs.values()}, "02_aae")))
+
+# %% [markdown]
 # ## Which claims reproduced
 #
 # Every claim this chapter checked, in one table (computed from the verdicts above):

@@ -337,8 +337,9 @@ course.verdict_summary(S)
 #
 # - VICReg = invariance (MSE between views) + variance (hinge on each dimension's std) +
 #   covariance (squared off-diagonal covariances), the last two on each branch separately.
-# - Drop the variance term and the embedding collapses to a point; drop the covariance term
-#   and it keeps its spread but along fewer dimensions.
+# - In the paper, dropping the variance term collapses the embedding to a point, and
+#   dropping the covariance term keeps its spread but along fewer dimensions; the verdicts
+#   above say what our runs of each showed.
 # - Nothing needs to be shared between the branches, not even the architecture.
 # - Read complete collapse off the raw per-dimension std of $z$, dimensional collapse off
 #   the effective rank.
