@@ -769,6 +769,14 @@ explorer = widgets.interactive(
 explorer
 
 # %% [markdown]
+# How long the runs behind this chapter's verdicts trained, and how to make them again:
+
+# %%
+display(Markdown(course.run_lengths(
+    {r.key: r for r in [*runs.values(), *lab_runs.values(), *scan_runs.values()]},
+    "01_augmentations")))
+
+# %% [markdown]
 # ## Which claims reproduced
 #
 # Every claim this chapter checked, in one table (computed from the verdicts above):
