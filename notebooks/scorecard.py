@@ -60,10 +60,18 @@ def read(notebook: Path) -> Chapter:
             continue
         chapter.reproduced, chapter.claims = int(match.group(1)), int(match.group(2))
         chapter.profile = match.group(3) or "?"
+        previous = ""
         for line in text.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            if len(cells) == 3 and cells[0] == "✗":
-                chapter.failed.append((cells[1], cells[2]))
+            if len(cells) != 3 or cells[0] not in ("✓", "✗"):
+                continue
+            claim = cells[1]
+            if claim.startswith("... "):  # it continues the claim above it: say which
+                claim = f"{previous} {claim}"
+            else:
+                previous = claim
+            if cells[0] == "✗":
+                chapter.failed.append((claim, cells[2]))
     return chapter
 
 

@@ -35,7 +35,7 @@ def test_the_page_counts_the_chapters_verdicts(tmp_path):
     (tmp_path / "notebooks").mkdir()
     executed_chapter(tmp_path / "notebooks" / "01_first.ipynb", "First: a chapter",
                      [(True, "A learns", "kNN 0.5"), (False, "B collapses", "std 0.04"),
-                      (True, "C beats D", "0.5 vs 0.4")],
+                      (True, "C beats D", "0.5 vs 0.4"), (False, "... by 5 points", "0.1")],
                      runs="**Runs behind these numbers:** 3 runs of 3,000 steps at profile "
                           "`cpu`, 42 minutes of training in all on cpu. To make them again: ...")
     executed_chapter(tmp_path / "notebooks" / "02_second.ipynb", "Second",
@@ -45,13 +45,14 @@ def test_the_page_counts_the_chapters_verdicts(tmp_path):
 
     chapters = scorecard.chapters(tmp_path)
     assert [(c.reproduced, c.claims, c.profile) for c in chapters] == [
-        (2, 3, "cpu"), (1, 1, "cpu"), (0, 0, None)]
-    assert chapters[0].failed == [("B collapses", "std 0.04")]
+        (2, 4, "cpu"), (1, 1, "cpu"), (0, 0, None)]
+    # a claim that continues the one above it ("... ") is listed with it
+    assert chapters[0].failed == [("B collapses", "std 0.04"), ("C beats D ... by 5 points", "0.1")]
     assert chapters[0].runs == "3 runs of 3,000 steps, 42 min"
     assert scorecard.write(tmp_path) and not scorecard.write(tmp_path)  # idempotent
     page = (tmp_path / "book" / "scorecard.md").read_text()
-    assert "**3 of 4 claims reproduced (75 %)**, over 2 chapters." in page
-    assert "| {doc}`First: a chapter <../notebooks/01_first>` | 2 of 3 | 67 % | `cpu` | " \
+    assert "**3 of 5 claims reproduced (60 %)**, over 2 chapters." in page
+    assert "| {doc}`First: a chapter <../notebooks/01_first>` | 2 of 4 | 50 % | `cpu` | " \
            "3 runs of 3,000 steps, 42 min |" in page
     assert "| {doc}`Third <../notebooks/03_third>` | no verdicts yet |" in page
     assert "- B collapses. *Evidence:* std 0.04" in page
