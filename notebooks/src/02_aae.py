@@ -365,9 +365,10 @@ axes[0].set_ylabel("rotation of the nearest template (°)")
 plt.tight_layout()
 
 # %% [markdown]
-# Points on the diagonal are correct answers. Points on the two lines parallel to it, 180°
-# away, are arrows whose axis was found but whose head and tail were swapped — the
-# hardest part of the task at 32 pixels, and the last one a short training run learns.
+# Points on the diagonal are correct answers. Points on two lines parallel to it, 180°
+# away, would be arrows whose axis was found but whose head and tail were swapped — the
+# hardest part of the task at 32 pixels, and the last one training learns (the 300-step
+# runs of an earlier version of this chapter still swapped many).
 #
 # ## What the runs show
 #
