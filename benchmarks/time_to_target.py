@@ -2,6 +2,7 @@
 
     python benchmarks/time_to_target.py --data-root DIR [--minutes 15] [--eval-every 250]
                                         [--methods vicreg byol] [--target 0.5]
+                                        [--stop-at-target]
     python benchmarks/time_to_target.py --data-root DIR --budgets 5 10 15   # runs per budget
     python benchmarks/time_to_target.py --from runs/x/results.json ...      # curves of runs made
     python benchmarks/time_to_target.py --smoke
@@ -14,6 +15,9 @@ train and test sets (`sslkit.course.FULL_KNN`):
   untrained network at 0 s. Its schedules end at `--minutes`, so at an earlier time t the
   learning rate has not decayed yet: the kNN at t is usually below what a run sized to t
   reaches, and the crossing found this way tends to overstate the time needed.
+  `--stop-at-target` ends the run at its first evaluation at or above the target
+  (`TrainConfig.stop_at_knn`): the crossing is the same, since every step reads its
+  schedules by its own time, and a method that crosses at 3 minutes no longer trains 15.
 - `--budgets M1 M2 ...`: one run per budget, each sized to its own minutes; the curve is
   their final kNN figures. Costs more runs, measures what a run of that length gets.
 
@@ -84,16 +88,19 @@ def describe(args) -> str:
     """How the curve is made: a stored entry made another way is measured again."""
     if args.budgets:
         return f"final kNN of one run per budget ({', '.join(f'{m:g}' for m in args.budgets)} min)"
-    return f"evaluations every {args.eval_every} steps along one {args.minutes:g}-min run"
+    return (f"evaluations every {args.eval_every} steps along one {args.minutes:g}-min run"
+            + (", stopped at the target" if args.stop_at_target else ""))
 
 
 def run_config(name: str, args, minutes: float, eval_every: int, seed: int) -> TrainConfig:
     sizes = FULL_KNN if args.knn == "full" else {}
     folder = ROOT / "runs" / "time_to_target" / f"{args.data}-{args.profile}"
+    stop = args.target if eval_every and args.stop_at_target else None
     return TrainConfig(method=name, data=args.data, data_root=args.data_root,
                        profile=args.profile, seed=seed, device=args.device,
-                       max_seconds=minutes * 60, eval_every=eval_every,
-                       out=str(folder / f"{name}-{minutes:g}min-eval{eval_every}-seed{seed}"),
+                       max_seconds=minutes * 60, eval_every=eval_every, stop_at_knn=stop,
+                       out=str(folder / (f"{name}-{minutes:g}min-eval{eval_every}-seed{seed}"
+                                         + ("-stop" if stop is not None else ""))),
                        **sizes)
 
 
@@ -103,7 +110,8 @@ def train_curve_point(cfg: TrainConfig, args, train_data, test_data) -> dict:
     if results.exists() and not args.rerun:
         saved = json.loads(results.read_text())
         if saved["config"]["max_seconds"] == cfg.max_seconds and \
-                saved["config"]["eval_every"] == cfg.eval_every:
+                saved["config"]["eval_every"] == cfg.eval_every and \
+                saved["config"].get("stop_at_knn") == cfg.stop_at_knn:
             return saved
     steps, _ = steps_for_budget(cfg, cfg.max_seconds, train_data=train_data,
                                 test_data=test_data, probe_steps=args.probe_steps)
@@ -143,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=250,
                         help="steps between evaluations along the run (each whole-set kNN "
                              "costs ~40 s on 2 cores, outside the budget)")
+    parser.add_argument("--stop-at-target", action="store_true",
+                        help="end each run at its first evaluation at or above --target")
     parser.add_argument("--budgets", type=float, nargs="*", default=[],
                         help="minutes: one run per budget instead of one run evaluated along")
     parser.add_argument("--knn", choices=["full", "profile"], default="full")

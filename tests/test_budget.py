@@ -261,3 +261,26 @@ def test_cli_max_seconds_stops_the_run_by_the_clock(clock, tmp_path, capsys):
     assert results["config"]["max_seconds"] == 3.0 and results["config"]["steps"] == 100
     assert results["history"][-1]["step"] == 3
     assert captured.out.strip().splitlines()[-1].startswith("kNN top-1")
+
+
+# --- time to a target: TrainConfig.stop_at_knn ends a run at its first evaluation >= target ---
+
+def test_stop_at_knn_ends_the_run_at_the_first_evaluation_that_reaches_it(monkeypatch):
+    from sslkit.train import loop
+
+    scores = iter([0.30, 0.45, 0.55, 0.70, 0.80])  # the kNN of each evaluation, in order
+    monkeypatch.setattr(loop.Run, "knn", lambda self: next(scores))
+    result = train(tiny(steps=10, eval_every=2, log_every=2, stop_at_knn=0.5), progress=False)
+    evaluated = [(h["step"], h["knn_top1"]) for h in result.history if "knn_top1" in h]
+    assert evaluated == [(2, 0.30), (4, 0.45), (6, 0.55)]  # stopped after step 6, not 10
+    assert result.history[-1]["step"] == 6
+    assert result.metrics["knn_top1"] == 0.55  # the evaluation that reached it, not a new one
+    # without the target the same run goes the whole way
+    scores = iter([0.30, 0.45, 0.55, 0.70, 0.80])
+    full = train(tiny(steps=10, eval_every=2, log_every=2), progress=False)
+    assert full.history[-1]["step"] == 10
+
+
+def test_stop_at_knn_needs_evaluations_along_the_run():
+    with pytest.raises(ValueError, match="stop_at_knn=0.5 needs kNN evaluations"):
+        tiny(stop_at_knn=0.5).resolved()

@@ -38,8 +38,8 @@ def seconds_per_step(cfg: TrainConfig, *, train_data: sdata.ImageData | None = N
         raise ValueError(f"probe_steps must be >= 2, got {probe_steps}")
     total = 1 + probe_steps
     probe = dataclasses.replace(cfg, steps=total, max_seconds=None, out=None,
-                                log_every=10 * total, eval_every=0, checkpoint_every=0,
-                                warmup_steps=1)
+                                log_every=10 * total, eval_every=0, stop_at_knn=None,
+                                checkpoint_every=0, warmup_steps=1)
     run = train(probe, train_data=train_data, test_data=test_data, progress=False,
                 evaluate_knn=False)
     first, last = run.history[0], run.history[-1]  # after step 1, after the last step

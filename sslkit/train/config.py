@@ -75,6 +75,8 @@ class TrainConfig:
     compile: bool = False             # torch.compile the method (pays off on long GPU runs)
     log_every: int | None = None
     eval_every: int = 0               # kNN during training every N steps (0: only at the end)
+    stop_at_knn: float | None = None  # stop at the first eval_every kNN at or above this
+                                      # (time-to-target runs; None: off)
     checkpoint_every: int | None = None
     eval_train_size: int | None = None
     eval_test_size: int | None = None
@@ -114,6 +116,9 @@ class TrainConfig:
         if cfg.max_seconds is not None and not cfg.max_seconds > 0:
             raise ValueError(f"max_seconds must be a positive number of seconds, got "
                              f"{cfg.max_seconds}; leave it None for a run of `steps` steps")
+        if cfg.stop_at_knn is not None and not cfg.eval_every:
+            raise ValueError(f"stop_at_knn={cfg.stop_at_knn} needs kNN evaluations during "
+                             f"training: set eval_every (e.g. 250)")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:

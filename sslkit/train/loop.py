@@ -226,7 +226,12 @@ class Run:
             torch.tensor([self.wall()], dtype=torch.float64, device=self.device)))
 
     def over(self, done: int, seconds: float) -> bool:
-        """Whether the run stops after `done` steps and `seconds` training seconds."""
+        """Whether the run stops after `done` steps and `seconds` training seconds (or, with
+        `stop_at_knn`, once an evaluation along the run reached it)."""
+        target = self.cfg.stop_at_knn
+        if target is not None and self.history and \
+                self.history[-1].get("knn_top1", -1.0) >= target:
+            return True
         if self.cfg.max_seconds is None:
             return done >= self.cfg.steps
         return seconds >= self.cfg.max_seconds
@@ -298,6 +303,8 @@ def set_up(cfg: TrainConfig, train_data: sdata.ImageData | None = None,
     device = device or resolve_device(cfg.device)
     world, rank = distributed.world_size(), distributed.rank()
     if world > 1:
+        if cfg.stop_at_knn is not None:  # only process 0 evaluates: the others would not stop
+            raise ValueError("stop_at_knn works in one process; run without torchrun")
         if cfg.batch_size % world:
             raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of "
                              f"processes ({world}): each takes batch_size / {world} images.")
