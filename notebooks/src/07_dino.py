@@ -70,6 +70,51 @@ for i, (ax, v) in enumerate(zip(axes[1:], views)):
 plt.tight_layout()
 
 # %% [markdown]
+# ## The chapter's runs
+#
+# Every run of this chapter, declared before any trains: five DINO runs on CIFAR-10 (three
+# that switch off centring or sharpening, Experiment 1, and two more with 0 and 6 local
+# crops, Experiment 2), then a small ViT on the embedded shapes, whose attention maps
+# Experiment 3 compares with the objects. The book's results are stored and reused; the ViT's
+# trained network is looked into, so it trains again where its weights are not on this
+# machine (a fresh clone). The plan says which will train, and for how long on this device.
+
+# %%
+# Every SmallCNN run of this chapter is a long run: the collapses show within minutes, but
+# the claims also compare what the networks learn (kNN), and a 300-step DINO run had not yet
+# made its healthy teacher confident. At the smoke profile (CI only): 10 steps and a smaller
+# kNN, so that the five runs fit in under a minute.
+RUN_SIZE = {"smoke": dict(steps=10, log_every=2, eval_train_size=1024, eval_test_size=500),
+            "cpu": {}, "gpu": {}}[S.profile]
+variants = {  # label: (result key, method_args)
+    "centring + sharpening": ("07-dino-collapse-0", {"n_local": 2}),
+    "centring only": ("07-dino-collapse-1", {"n_local": 2, "sharpening": False}),
+    "sharpening only": ("07-dino-collapse-2", {"n_local": 2, "centering": False}),
+    "0 local crops": ("07-dino-local-0", {"n_local": 0}),
+    "6 local crops": ("07-dino-local-6", {"n_local": 6}),
+}
+RUNS = {key: S.config("dino", "long", method_args=args, **RUN_SIZE)
+        for key, args in variants.values()}
+
+# Experiment 3's ViT on the shapes; its two settings of its own are explained there
+KEEP_COLOUR = {"recolour": 0.0}  # the object keeps its colour in both views
+GLOBAL_ONLY = {"n_local": 0, "use_bn_in_head": True}  # official --use_bn_in_head
+VIT = {
+    "smoke": dict(backbone="vit_micro", steps=2, batch_size=8, eval_train_size=64,
+                  eval_test_size=32, log_every=1, recipe_args=KEEP_COLOUR,
+                  method_args=GLOBAL_ONLY),
+    "cpu": dict(backbone="vit_micro", steps=250, batch_size=64, warmup_steps=10,
+                recipe_args=KEEP_COLOUR, method_args=GLOBAL_ONLY),
+    # the method's gpu recipe otherwise (6 local crops, AdamW 5e-4, ...)
+    "gpu": dict(backbone="vit_tiny", recipe_args=KEEP_COLOUR,
+                method_args={"use_bn_in_head": True}),
+}[S.profile]
+shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
+VIT_RUNS = {"07-dino-vit-shapes": S.config("dino", **VIT)}
+(experiments.plan(RUNS, train_data=train_data, test_data=test_data)
+ + experiments.plan(VIT_RUNS, train_data=shapes_train, test_data=shapes_test, need_model=True))
+
+# %% [markdown]
 # ## The idea
 #
 # Student $g_{\theta_s}$ and teacher $g_{\theta_t}$ have the same architecture: a backbone
@@ -125,6 +170,23 @@ course.show_source(dino_center_update)
 
 # %%
 course.show_source(DINO.forward)
+
+# %% [markdown]
+# Multi-crop lives in `_student`: crops of equal size go through the backbone together (the
+# official `MultiCropWrapper`), and the head sees them all at once. For the first steps the
+# last layer of the head is frozen, as in the official code: its gradients are computed
+# and then dropped, by `after_backward`, which the loop calls between the backward pass and
+# the optimiser step:
+
+# %%
+course.show_source(DINO._student)
+
+# %%
+course.show_source(DINO.after_backward)
+
+# %% [markdown]
+# After the optimiser step, the teacher follows the student and the center follows the
+# teacher's outputs, with the `dino_center_update` shown above:
 
 # %%
 course.show_source(DINO.after_optimizer_step)
@@ -240,27 +302,14 @@ widgets.interactive(
 # over the batch.
 
 # %%
-# What every SmallCNN run of this chapter shares besides the profile: a log every 10 steps
-# for smooth curves at the cpu profile; at the smoke profile (CI only) 10 steps and a smaller
-# kNN, so that the five runs fit in under a minute.
-RUN_SIZE = {"smoke": dict(steps=10, log_every=2, eval_train_size=1024, eval_test_size=500),
-            "cpu": dict(log_every=10),
-            "gpu": dict(log_every=100)}[S.profile]
+def dino_run(label):
+    """Train (or load) the run declared under `label` in the chapter's runs."""
+    key = variants[label][0]
+    return experiments.run(key, RUNS[key], train_data=train_data, test_data=test_data)
 
 
-def dino_run(key, **method_args):
-    """Train (or load) DINO with the profile's SmallCNN settings and these method_args."""
-    return experiments.run(key, S.config("dino", method_args=method_args, **RUN_SIZE),
-                           train_data=train_data, test_data=test_data)
-
-
-variants = {
-    "centring + sharpening": {"n_local": 2},
-    "centring only": {"n_local": 2, "sharpening": False},
-    "sharpening only": {"n_local": 2, "centering": False},
-}
-runs = {label: dino_run(f"07-dino-collapse-{i}", **args)
-        for i, (label, args) in enumerate(variants.items())}
+runs = {label: dino_run(label)
+        for label in ("centring + sharpening", "centring only", "sharpening only")}
 for run in runs.values():
     print(run.caption())
 
@@ -318,7 +367,7 @@ course.verdict("with both, the entropy stays in between and the KL away from 0",
                0.1 * log_k < H[both] < 0.9 * log_k and KL[both] > max(KL[c_only], KL[s_only]),
                f"entropy {H[both]:.2f} of log K = {log_k:.2f}, KL {KL[both]:.3f}")
 course.verdict("the collapsed runs are worse feature extractors (kNN)",
-               knn[both] > max(knn[c_only], knn[s_only]) + S.knn_gap,
+               S.better(knn[both], max(knn[c_only], knn[s_only])),
                f"kNN {knn[both]:.3f} vs {knn[c_only]:.3f} (centring only), "
                f"{knn[s_only]:.3f} (sharpening only)")
 
@@ -332,13 +381,11 @@ course.verdict("the collapsed runs are worse feature extractors (kNN)",
 # the backbone, before the head — but it has received no useful training signal since the
 # collapse.
 #
-# What our 300-step runs can show of this. The paper's Fig. 7 spans 100 epochs; ours is less
-# than one epoch of CIFAR-10. Centring alone goes flat at once, as in the figure. With
-# sharpening alone the entropy falls within the first few dozen steps, but the KL is still on
-# its way down when the run ends, and the healthy run's teacher has not yet become confident
-# (its entropy is still close to $\log K$). So the verdicts that need the end state of the
-# figure, and the kNN gap between healthy and collapsed runs, may not be resolved at this
-# budget; the table at the end of the chapter says which were.
+# What our runs can show of this. The paper's Fig. 7 spans 100 epochs; ours are 3,000
+# steps of 128 images, about eight epochs of CIFAR-10. Centring alone goes flat at once, as
+# in the figure; with sharpening alone the entropy falls within the first few dozen steps.
+# The table at the end of the chapter says which of the figure's end states our runs
+# reached.
 #
 # ## Experiment 2: more local crops
 #
@@ -349,9 +396,9 @@ course.verdict("the collapsed runs are worse feature extractors (kNN)",
 # so the one with more crops also does more work per step, as in the paper.
 
 # %%
-crop_runs = {0: dino_run("07-dino-local-0", n_local=0),
+crop_runs = {0: dino_run("0 local crops"),
              2: runs["centring + sharpening"],
-             6: dino_run("07-dino-local-6", n_local=6)}
+             6: dino_run("6 local crops")}
 for n_local, run in crop_runs.items():
     print(f"{n_local} local crops: kNN {run.metrics['knn_top1']:.3f}; {run.caption()}")
 
@@ -366,10 +413,10 @@ plt.tight_layout()
 # %%
 knn_crops = {n: r.metrics["knn_top1"] for n, r in crop_runs.items()}
 course.verdict("local crops help: 6 local crops beat none (kNN)",
-               knn_crops[6] > knn_crops[0] + S.knn_gap,
+               S.better(knn_crops[6], knn_crops[0]),
                f"kNN {knn_crops[0]:.3f} (0), {knn_crops[2]:.3f} (2), {knn_crops[6]:.3f} (6)")
-course.verdict("more local crops help more: 0 < 2 < 6 (kNN)",
-               knn_crops[0] < knn_crops[2] < knn_crops[6],
+course.verdict("more local crops help more: 0 < 2 < 6 (kNN, each step beyond the noise)",
+               S.better(knn_crops[2], knn_crops[0]) and S.better(knn_crops[6], knn_crops[2]),
                f"kNN {knn_crops[0]:.3f} < {knn_crops[2]:.3f} < {knn_crops[6]:.3f}?")
 
 # %% [markdown]
@@ -387,91 +434,86 @@ course.verdict("more local crops help more: 0 < 2 < 6 (kNN)",
 # measuring the Jaccard similarity (IoU) with ground-truth segmentations.
 #
 # For this experiment we switch to the embedded shapes data set, because it gives us the
-# ground truth for free: the object is drawn where the foreground colour is. The data set
-# can render the *same* images with a fixed colour on a flat, darker background
-# (`colour="fixed"`, `backgrounds=["flat"]`: same shapes, positions, sizes and rotations),
-# and there the object is simply the bright pixels.
+# ground truth for free: `data.object_masks` re-renders each image's object from the
+# generator's own factors (class, position, size, rotation), so the mask matches the image
+# exactly. We measure on held-out images (the test split), never seen in training.
 #
-# A ViT on a CPU is slow: ViT-Tiny (12 blocks, 8×8 patches of 4 px) costs two orders of
-# magnitude more per image than the SmallCNN. **At the cpu profile this run is therefore
-# much shorter than the others**: 60 steps at batch 64 on the two global crops only (local
-# crops would nearly double the cost of a step), instead of the chapter's 300 steps at batch
-# 128, and its kNN uses 2,000 training and 500 test images; it takes a quarter of an hour
-# or so on two cores. That is far from the paper's hundreds of epochs, so we compare the
-# trained network with the *same network at its random initialisation*: the question is whether DINO training moved the attention
-# onto the object. (The gpu profile trains the ViT with the method's full gpu recipe.)
+# **The run** (`VIT`, declared with the chapter's runs). A ViT on a CPU is slow, so at the
+# cpu profile we train the course's small ViT, `vit_micro` (4 blocks of width 96, 3 heads,
+# 8×8 patches of 4 px; a tenth of ViT-Tiny's cost per image), for 250 steps at batch 64 on
+# the two global crops only (local crops would add work to every step). Two settings differ
+# from the chapter's DINO runs, and both were found by measurement (the tries are tabled in
+# `benchmarks/README.md`, "DINO ViT attention on the shapes"):
+#
+# - **Batch normalisation in the head** (the official `--use_bn_in_head`, the paper's
+#   choice for ResNets). Without it, every short run we tried, ViT-Tiny included, let the
+#   teacher drift to the uniform output (entropy near $\log K$), with the kNN at chance.
+# - **The object keeps its colour in both views** (the shapes recipe's `recolour=0`; the
+#   background is still new in every view). With a new colour per view, the silhouette is
+#   all the two views share, and our short runs coded it from the *outside*: the [CLS]
+#   token attended to every background patch and to none of the object (an IoU far below
+#   a uniform map's). With the colour kept, what the views share sits on the
+#   object, and the attention goes there. It is chapter 1's "content and style" seen
+#   through attention: what the augmentations leave unchanged is what the network looks at.
+#
+# That is far from the paper's hundreds of epochs on photographs, so we compare the trained
+# network with the *same network at its random initialisation*. (The gpu profile trains
+# ViT-Tiny with the method's gpu recipe, local crops included, and the same two settings;
+# not measured here.)
 
 # %%
-VIT = {
-    "smoke": dict(steps=1, batch_size=8, eval_train_size=64, eval_test_size=32, log_every=1,
-                  method_args={"n_local": 0}),
-    "cpu": dict(steps=60, batch_size=64, warmup_steps=10, eval_train_size=2000,
-                eval_test_size=500, log_every=5, method_args={"n_local": 0}),
-    "gpu": dict(),  # the method's gpu recipe: ViT-Tiny, 6 local crops, 20,000 steps
-}[S.profile]
-shapes_train, shapes_test = data.load("shapes"), data.load("shapes", split="test")
-vit_run = experiments.run("07-dino-vit", S.config("dino", backbone="vit_tiny", **VIT),
-                          train_data=shapes_train, test_data=shapes_test, need_model=True)
-print(vit_run.caption(), f"kNN {vit_run.metrics['knn_top1']:.3f}")
+from sslkit.models.vit import attention_iou, attention_masks
+
+vit_cfg = VIT_RUNS["07-dino-vit-shapes"]
+vit_run = experiments.run("07-dino-vit-shapes", vit_cfg, train_data=shapes_train,
+                          test_data=shapes_test, need_model=True)
+vit_knn_init = course.random_init_knn(vit_cfg, shapes_train, shapes_test)
+print(vit_run.caption())
+print(f"kNN {vit_run.metrics['knn_top1']:.3f} (untrained {vit_knn_init:.3f})")
 vit = vit_run.method.backbone.eval()
 torch.manual_seed(vit_run.config["seed"])  # the loop seeds this way before building it
-vit_init = models.build_backbone("vit_tiny", image_size=shapes_train.image_size).eval()
+vit_init = models.build_backbone(vit_run.config["backbone"], image_size=shapes_train.image_size,
+                                 **vit_run.config["backbone_args"]).eval()
 
 # %% [markdown]
 # `attention_maps` returns, for each head, the last block's attention from the [CLS] token
-# to the 64 patch tokens, as an 8×8 image; its source is a few lines on top of
-# `get_last_selfattention`:
+# to the 64 patch tokens, as an 8×8 image; `attention_masks` keeps, per map, the patches
+# holding 60 % of its mass, as the official `visualize_attention.py` does; `attention_iou`
+# compares them with the object masks:
 
 # %%
 course.show_source(models.VisionTransformer.attention_maps)
+course.show_source(attention_masks)
+course.show_source(attention_iou)
 
 # %%
-N_ATTN = 32 if S.profile == "smoke" else 256  # test images for the IoU
+N_ATTN = 32 if S.profile == "smoke" else 512  # held-out (test) images for the IoU
 x_test = shapes_test.images[:N_ATTN]
-shapes_mean, shapes_std = shapes_train.mean_std()
-twin = data.load("shapes", split="test", colour="fixed", backgrounds=["flat"])
-# fixed foreground colour has HSV value 1 (a channel at 255); flat backgrounds stay below 0.42
-object_mask = twin.images[:N_ATTN].float().amax(dim=1) > 0.7 * 255  # N x H x W
-with torch.no_grad():
-    x = augment.normalize(x_test, shapes_mean, shapes_std)
-    attn = vit.attention_maps(x)  # N x heads x 8 x 8
-    attn_init = vit_init.attention_maps(x)
-
-
-def keep_mass(maps, fraction=0.6):
-    """Per map, the patches holding the top `fraction` of the attention mass (official
-    visualize_attention.py, --threshold 0.6), upsampled to pixels: N x heads x H x W bool."""
-    flat = maps.flatten(-2)
-    values, order = flat.sort(dim=-1)
-    values = values / values.sum(dim=-1, keepdim=True)
-    keep_sorted = values.cumsum(dim=-1) > 1 - fraction
-    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted).reshape(maps.shape)
-    scale = x_test.shape[-1] // maps.shape[-1]
-    return F.interpolate(keep.float(), scale_factor=scale, mode="nearest") > 0.5
-
-
-def iou(masks, target):
-    """IoU (Jaccard) per image and head of N x heads x H x W masks with an N x H x W target."""
-    target = target[:, None]
-    inter = (masks & target).flatten(-2).sum(-1).float()
-    union = (masks | target).flatten(-2).sum(-1).float()
-    return inter / union
-
-
-iou_trained = iou(keep_mass(attn), object_mask).mean(dim=0)  # per head
-iou_init = iou(keep_mass(attn_init), object_mask).mean(dim=0)
-best = int(iou_trained.argmax())
+object_mask = data.object_masks(shapes_test.subset(torch.arange(N_ATTN))) > 0.5  # N x H x W
+x = augment.normalize(x_test, *shapes_train.mean_std())
+iou_trained = attention_iou(vit, x, object_mask).mean(dim=0)  # per head
+iou_init = attention_iou(vit_init, x, object_mask).mean(dim=0)
+best, best_init = int(iou_trained.argmax()), int(iou_init.argmax())
 print("IoU per head, trained:", [round(v, 3) for v in iou_trained.tolist()])
 print("IoU per head, at init:", [round(v, 3) for v in iou_init.tolist()])
+# two reference maps that need no network: uniform, and each patch's share of the object
+coverage = F.avg_pool2d(object_mask[:, None].float(), vit.patch_size)  # N x 1 x 8 x 8
+for name, maps in [("a uniform map", torch.ones_like(coverage)),
+                   ("a map of each patch's share of the object", coverage)]:
+    keep = attention_masks(maps, vit.patch_size)[:, 0]
+    ref = ((keep & object_mask).flatten(1).sum(1) / (keep | object_mask).flatten(1).sum(1))
+    print(f"IoU of {name}: {ref.mean():.3f}")
 print(f"object covers {object_mask.float().mean():.1%} of the pixels on average")
 
 # %%
 show = 8
+with torch.no_grad():
+    attn, attn_init = vit.attention_maps(x[:show]), vit_init.attention_maps(x[:show])
 up = lambda m: F.interpolate(m, size=x_test.shape[-2:], mode="nearest")  # noqa: E731
 panels = [("image", None), ("object mask", object_mask[:show].float()),
-        (f"[CLS] attention, head {best} (trained)", up(attn[:show, best:best + 1])[:, 0]),
-        ("60 % of its mass", keep_mass(attn[:show])[:, best].float()),
-          (f"head {best} at initialisation", up(attn_init[:show, best:best + 1])[:, 0])]
+          (f"[CLS] attention, head {best} (trained)", up(attn[:, best:best + 1])[:, 0]),
+          ("60 % of its mass", attention_masks(attn, vit.patch_size)[:, best].float()),
+          (f"head {best_init} at initialisation", up(attn_init[:, best_init:best_init + 1])[:, 0])]
 fig, axes = plt.subplots(len(panels), show, figsize=(9, 5.2))
 for r, (title, maps) in enumerate(panels):
     for i in range(show):
@@ -486,19 +528,31 @@ for r, (title, maps) in enumerate(panels):
 plt.tight_layout()
 
 # %%
+iou_best, iou_best_init = float(iou_trained.max()), float(iou_init.max())
+evidence = (f"IoU {iou_best:.3f} (trained, head {best}) vs {iou_best_init:.3f} (init, best "
+            f"head), mean over heads {float(iou_trained.mean()):.3f} vs "
+            f"{float(iou_init.mean()):.3f}; {N_ATTN} held-out images")
 course.verdict("DINO moves the [CLS] attention onto the object (best head, IoU vs init)",
-               float(iou_trained.max()) > float(iou_init.max()) + 0.05,
-               f"IoU {float(iou_trained.max()):.3f} (trained, head {best}) vs "
-               f"{float(iou_init.max()):.3f} (init, best head), mean over heads "
-               f"{float(iou_trained.mean()):.3f} vs {float(iou_init.mean()):.3f}")
+               iou_best > iou_best_init + 0.05, evidence)
+course.verdict("The [CLS] attention's IoU with the object is >= 0.5 and >= 2x its value at "
+               "initialisation (issue 12's target)",
+               iou_best >= 0.5 and iou_best >= 2 * iou_best_init, evidence)
 
 # %% [markdown]
-# Two cautions when reading the maps. First, our object is brighter than its background,
-# so even an untrained ViT's attention is not independent of it; that is why the comparison
-# is with the same network at initialisation rather than with zero. Second, 8×8 patches of
-# 4 px are coarse: even a perfect patch-level map has an IoU well below 1 against a
-# pixel-level mask. If the verdict is NOT REPRODUCED at the cpu profile, the short run is the
-# likely reason; the effect in the paper builds up over hundreds of epochs.
+# How to read the maps and the numbers:
+#
+# - **The ceiling is not 1.** A map that keeps 60 % of its mass keeps only part of an
+#   object it covers evenly, and 8×8 patches of 4 px are coarse against a pixel mask: the
+#   two reference maps printed above (uniform, and proportional to each patch's share of
+#   the object, a perfect patch-level map) bracket what a head can score.
+# - **Longer is not better here.** In the tries (`benchmarks/README.md`), a longer run's
+#   IoU peaked and then fell while the teacher's entropy dropped: the heads then focus on a
+#   part of the object, and 60 % of their mass covers less of it.
+# - **What the network reads is another question.** The kNN by shape printed under the run
+#   stays far below what VICReg reaches on the same shapes in chapter 1: with its colour
+#   kept in both views, the object's colour is an easier cue than its shape. The attention says *where* the network looks, not *what* it reads;
+#   with a new colour per view (the shape as the only content) our short DINO ViT runs
+#   looked around the object instead (`benchmarks/README.md`).
 
 # %% [markdown]
 # ## Which claims reproduced
@@ -506,6 +560,7 @@ course.verdict("DINO moves the [CLS] attention onto the object (best head, IoU v
 # Every claim this chapter checked, in one table (computed from the verdicts above):
 
 # %%
+display(Markdown(course.run_lengths({**runs, **crop_runs, "ViT": vit_run}, "07_dino")))
 course.verdict_summary(S)
 
 # %% [markdown]
@@ -517,9 +572,12 @@ course.verdict_summary(S)
 # - The loss splits into the teacher's entropy plus the KL to the student. Collapse shows as
 #   a KL of zero; the entropy says which kind: $\log K$ (uniform, centring alone) or 0 (one
 #   dimension, sharpening alone). Together they balance.
-# - Local crops teach the student to infer the whole from a part, at little cost.
-# - With a ViT, the [CLS] attention of the last layer becomes a rough segmentation of the
-#   object, without labels.
+# - Local crops ask the student to infer the whole image from a small part of it, and
+#   add work to every step. Whether they paid for it in our eight-epoch runs is what
+#   the two local-crop verdicts above say.
+# - The paper: with a ViT, the [CLS] attention of the last layer outlines the object,
+#   without labels. Whether our far shorter ViT run moved the attention onto the object,
+#   and how far, are the two ViT verdicts above.
 #
 # ## Exercises
 #
@@ -528,59 +586,86 @@ course.verdict_summary(S)
 # Write `my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp)`:
 # `student_out` is a list of $(N, K)$ student logits, one per crop with the global crops
 # first, `teacher_out` a list of the teacher's logits on the global crops. Average the
-# cross-entropy over all pairs of a teacher crop and a *different* student crop. Check it
-# with `sslkit.checkers.check_dino_loss(my_dino_loss)`. What does the checker say if you
-# forget to skip the pairs where both see the same crop? If you forget the stop-gradient?
+# cross-entropy over all pairs of a teacher crop and a *different* student crop. Running the
+# cell below checks it with `sslkit.checkers.check_dino_loss(my_dino_loss)`. What does the
+# checker say if you forget to skip the pairs where both see the same crop? If you forget
+# the stop-gradient?
 # ```
-#
-# ````{solution} ex-dino-loss
-# :class: dropdown
-# ```python
-# import torch
-# import torch.nn.functional as F
-#
-# def my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp):
-#     total, n_pairs = 0.0, 0
-#     for i, t in enumerate(teacher_out):
-#         q = F.softmax((t - center) / teacher_temp, dim=-1).detach()  # stop-gradient
-#         for v, s in enumerate(student_out):
-#             if v == i:
-#                 continue  # same crop: nothing to learn
-#             total = total + torch.sum(-q * F.log_softmax(s / student_temp, dim=-1),
-#                                       dim=-1).mean()
-#             n_pairs += 1
-#     return total / n_pairs
-# ```
-# Without the skip the value differs (there are more pairs, some of them trivially easy).
-# Without `detach`, the values match but the checker reports a gradient reaching the
-# teacher's logits.
-# ````
-#
+
+# %%
+import torch.nn.functional as F
+from sslkit import checkers
+
+
+def my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp):
+    """Mean cross-entropy over the pairs (teacher crop i, student crop v), v != i."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_dino_loss(my_dino_loss)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+def my_dino_loss(student_out, teacher_out, center, student_temp, teacher_temp,
+                 skip_same=True, detach=True):
+    total, n_pairs = 0.0, 0
+    for i, t in enumerate(teacher_out):
+        q = F.softmax((t - center) / teacher_temp, dim=-1)
+        q = q.detach() if detach else q  # stop-gradient
+        for v, s in enumerate(student_out):
+            if skip_same and v == i:
+                continue  # same crop: nothing to learn
+            total = total + torch.sum(-q * F.log_softmax(s / student_temp, dim=-1),
+                                      dim=-1).mean()
+            n_pairs += 1
+    return total / n_pairs
+
+
+assert checkers.check_dino_loss(my_dino_loss)
+# Without the skip the value differs (there are more pairs, some of them trivially easy);
+# without `detach` the values match but a gradient reaches the teacher's logits:
+for mistake in ({"skip_same": False}, {"detach": False}):
+    print(f"\nwith {mistake}:")
+    assert not checkers.check_dino_loss(lambda *args: my_dino_loss(*args, **mistake))
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-dino-center
 # Write `my_center_update(center, teacher_out, momentum)` that returns the new center from
-# the list of the teacher's logits on the global crops, and check it with
+# the list of the teacher's logits on the global crops; running the cell below checks it with
 # `sslkit.checkers.check_dino_center_update(my_center_update)`. Then, in the panel above,
 # find out how many center updates it takes, at $m = 0.9$ and at $m = 0.99$, before
 # centring undoes the preference for dimension 0. Why does the paper want a slow center?
 # ```
-#
-# ````{solution} ex-dino-center
-# :class: dropdown
-# ```python
-# import torch
-#
-# def my_center_update(center, teacher_out, momentum=0.9):
-#     batch_center = torch.cat(teacher_out).mean(dim=0)
-#     return momentum * center + (1 - momentum) * batch_center
-# ```
-# After $n$ updates on the same batch, the center holds a fraction $1 - m^n$ of the batch
-# mean: 90 % takes about 22 updates at $m = 0.9$ and about 230 at $m = 0.99$. A slow
-# center averages over many batches, so it removes what is common to *all* images (a
-# dimension that wins everywhere) rather than what is specific to the current batch, and it
-# changes the teacher's target only gradually.
-# ````
-#
+
+# %%
+def my_center_update(center, teacher_out, momentum):
+    """momentum * center + (1 - momentum) * the mean of the teacher's logits over all crops."""
+    raise NotImplementedError("your code here")
+
+
+checkers.check_dino_center_update(my_center_update)
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true} cellView="form"
+#@title Solution (hidden; show the code to read it)
+import math
+
+
+def my_center_update(center, teacher_out, momentum=0.9):
+    batch_center = torch.cat(teacher_out).mean(dim=0)
+    return momentum * center + (1 - momentum) * batch_center
+
+
+assert checkers.check_dino_center_update(my_center_update)
+# After n updates on the same batch, the center holds a fraction 1 - m^n of the batch mean:
+for m in (0.9, 0.99):
+    print(f"m = {m}: 90% of the batch mean after {math.ceil(math.log(0.1) / math.log(m))} "
+          f"updates")
+# A slow center averages over many batches, so it removes what is common to *all* images
+# (a dimension that wins everywhere) rather than what is specific to the current batch,
+# and it changes the teacher's target only gradually.
+
+# %% [markdown]
 # ```{exercise}
 # :label: ex-dino-teacher-temp
 # The official code warns that a teacher temperature above 0.07 is unstable in most
@@ -591,17 +676,26 @@ course.verdict_summary(S)
 # `teacher_entropy` and `kl` against the three runs above. Which of the two failure modes
 # does a too-warm teacher resemble?
 # ```
+
+# %%
+# your code here: two experiments.run calls, then course.plot_curves of teacher_entropy and kl
+
+# %% [markdown]
+# <details><summary>Solution</summary>
 #
-# ```{solution} ex-dino-teacher-temp
-# :class: dropdown
-# A warmer teacher is less sharp, so the balance tips towards centring: expect the entropy to
-# sit higher and the KL lower than in the healthy run, moving towards the "centring only"
-# run (uniform collapse); at $\tau_t = \tau_s = 0.1$ the run *is* "centring only". The
-# warm-up keeps the target sharp at the start, while the network is random and nothing yet
-# tells the images apart, which is when a flat target is most dangerous; later the outputs
-# carry information and a softer target is safe.
-# ```
+# This chapter did not store these two runs. How to read them: a warmer teacher is less
+# sharp, so the balance tips towards centring. If its `teacher_entropy` sits above the
+# healthy run's and its `kl` below, moving towards the "centring only" run, it resembles
+# uniform collapse; at $\tau_t = \tau_s = 0.1$ the run *is* "centring only". If instead
+# the entropy falls towards 0, sharpening still wins at that temperature. The warm-up
+# keeps the target sharp at the start, while the network is random and nothing yet tells
+# the images apart, which is when a flat target is most dangerous; later the outputs carry
+# information and a softer target is safe. Compare the warmed-up run's curves with the
+# 0.08 run's over the first 100 steps and after.
 #
+# </details>
+
+# %% [markdown]
 # ## References
 #
 # - M. Caron, H. Touvron, I. Misra, H. Jégou, J. Mairal, P. Bojanowski, A. Joulin.
