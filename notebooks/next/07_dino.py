@@ -383,9 +383,9 @@ course.verdict("the collapsed runs are worse feature extractors (kNN)",
 #
 # What our runs can show of this. The paper's Fig. 7 spans 100 epochs; ours are 3,000
 # steps of 128 images, about eight epochs of CIFAR-10. Centring alone goes flat at once, as
-# in the figure; with sharpening alone the entropy falls to near 0 within the first few hundred steps.
-# The table at the end of the chapter says which of the figure's end states our runs
-# reached.
+# in the figure; with sharpening alone the entropy falls to near 0 within the first few
+# hundred steps. The table at the end of the chapter says which of the figure's end states
+# our runs reached.
 #
 # ## Experiment 2: more local crops
 #
