@@ -105,6 +105,9 @@ def render(chapters: list[Chapter]) -> str:
             continue
         lines.append(f"| {link} | {c.reproduced} of {c.claims} | "
                      f"{100 * c.reproduced / c.claims:.0f} % | `{c.profile}` | {c.runs or '-'} |")
+    if any(c.profile and not c.runs for c in chapters):
+        lines += ["", "A dash under *stored runs*: that chapter's executed notebook does not state "
+                  "the length of its runs yet (it predates the line that does)."]
     lines += ["", "## The claims that did not reproduce", ""]
     for c in chapters:
         if not c.failed:
