@@ -367,9 +367,9 @@ course.verdict_summary(S)
 # - AMDIM contrasts the global feature of one augmented view with the local features of
 #   another, at several scales of the encoder, plus a local-to-local task; negatives are all
 #   positions of all other images in the batch, so collapse cannot lower the loss.
-# - Tasks attached to intermediate feature maps put the learning signal into the middle of
-#   the network; we measure their effect with a kNN probe on every stage and with per-stage
-#   gradient norms.
+# - Tasks attached to intermediate feature maps are meant to put the learning signal into
+#   the middle of the network; we measure their effect with a kNN probe on every stage and
+#   with per-stage gradient norms, and the verdicts above say what our runs showed.
 #
 # ## Exercises
 #
