@@ -25,7 +25,7 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # scorecard.py, next to this file
+sys.path.insert(0, str(HERE))  # scorecard.py, next to this file
 import scorecard  # noqa: E402
 
 

@@ -33,11 +33,10 @@ import threading
 import time
 from pathlib import Path
 
-
-ROOT = Path(__file__).resolve().parents[1]
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scorecard.py, next to this file
 import scorecard  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "runs" / "queue-snapshot"
 STATE = ROOT / "results" / "queue-state.json"  # not in results/cpu: stored runs only
 PID_FILE = ROOT / "runs" / "queue.pid"  # one queue per checkout
